@@ -12,7 +12,10 @@ import weakref
 from asyncio import futures
 from asyncio import tasks
 from test import support
+from test.support.hypothesis_helper import hypothesis
 from test.test_asyncio import utils as test_utils
+
+st = hypothesis.strategies
 
 
 def tearDownModule():
@@ -22,6 +25,7 @@ def tearDownModule():
 ASYNC_FOR = 'async for'
 PLAIN_FOR = 'for'
 MODES = (ASYNC_FOR, PLAIN_FOR)
+GATHER = 'gather'  # Plain iteration claiming every step up front.
 
 
 class MyExc(Exception):
@@ -145,13 +149,56 @@ async def run_loop_briefly(n=10):
         await asyncio.sleep(0)
 
 
+class ManualClockLoop(test_utils.TestLoop):
+    """A TestLoop whose clock moves only when the test advances it."""
+
+    def __init__(self):
+        def no_advance():
+            while True:
+                yield 0
+        super().__init__(no_advance)
+        self._check_on_close = False
+
+
+class ScheduledSpy(Spy):
+    """A Spy whose items follow a schedule of (yields, ending) pairs."""
+
+    def __init__(self, schedule, *, raise_at=None):
+        super().__init__(len(schedule), raise_at=raise_at)
+        self.schedule = schedule
+
+    async def item(self, i):
+        yields, ending = self.schedule[i]
+        self.running += 1
+        self.max_running = max(self.max_running, self.running)
+        try:
+            for _ in range(yields):
+                await asyncio.sleep(0)
+            if ending == 'raise':
+                raise MyExc(i)
+            if ending == 'cancel':
+                raise asyncio.CancelledError(i)
+        finally:
+            self.running -= 1
+            self.finished += 1
+        return i
+
+
+item_schedules = st.lists(
+    st.tuples(st.integers(0, 3), st.sampled_from(('return', 'raise', 'cancel'))),
+    max_size=25)
+optional_step = st.none() | st.integers(0, 25)
+
+
 class BaseAsCompletedLimitTests:
 
     Task = None
     Future = None
 
     def new_loop(self, gen=None, *, eager=False):
-        loop = self.new_test_loop(gen)
+        return self.set_implementation(self.new_test_loop(gen), eager=eager)
+
+    def set_implementation(self, loop, *, eager=False):
         if eager:
             loop.set_task_factory(tasks.create_eager_task_factory(self.Task))
         else:
@@ -611,6 +658,146 @@ class BaseAsCompletedLimitTests:
                     for coro in spy.taken:
                         coro.close()
                 self.run_in_task(main())
+
+    @hypothesis.given(
+        mode=st.sampled_from(MODES + (GATHER,)),
+        eager=st.booleans(),
+        limit=st.integers(1, 30),
+        schedule=item_schedules,
+        raise_at=optional_step,
+        stop_at=optional_step,
+        stop_by=st.sampled_from(('break', 'cancel', 'deadline')),
+    )
+    @hypothesis.example(mode=ASYNC_FOR, eager=False, limit=3,
+                        schedule=[(i % 4, 'return') for i in range(10)],
+                        raise_at=None, stop_at=None, stop_by='break')
+    @hypothesis.example(mode=PLAIN_FOR, eager=True, limit=2,
+                        schedule=[(1, 'raise'), (0, 'cancel')] * 4,
+                        raise_at=5, stop_at=None, stop_by='break')
+    @hypothesis.example(mode=ASYNC_FOR, eager=False, limit=4,
+                        schedule=[(3, 'return')] * 12,
+                        raise_at=None, stop_at=3, stop_by='break')
+    @hypothesis.example(mode=PLAIN_FOR, eager=False, limit=2,
+                        schedule=[(2, 'return')] * 8,
+                        raise_at=None, stop_at=2, stop_by='cancel')
+    @hypothesis.example(mode=ASYNC_FOR, eager=True, limit=3,
+                        schedule=[(i % 3, 'return') for i in range(9)],
+                        raise_at=None, stop_at=4, stop_by='deadline')
+    @hypothesis.example(mode=PLAIN_FOR, eager=False, limit=5,
+                        schedule=[(3, 'raise')] * 3,
+                        raise_at=None, stop_at=0, stop_by='deadline')
+    @hypothesis.example(mode=GATHER, eager=False, limit=2,
+                        schedule=[(3, 'return')] * 6,
+                        raise_at=None, stop_at=1, stop_by='cancel')
+    @hypothesis.example(mode=GATHER, eager=True, limit=2,
+                        schedule=[(3, 'raise')] * 6,
+                        raise_at=4, stop_at=1, stop_by='deadline')
+    def test_random_schedules(self, mode, eager, limit, schedule, raise_at,
+                              stop_at, stop_by):
+        loop = self.set_implementation(ManualClockLoop(), eager=eager)
+        self.addCleanup(loop.close)
+        spy = ScheduledSpy(schedule, raise_at=raise_at)
+        timeout = 10 if stop_by == 'deadline' else None
+        outcomes = []
+        taken_at_stop = None
+
+        async def consume():
+            nonlocal taken_at_stop
+            iterator = asyncio.as_completed(spy, limit=limit, timeout=timeout)
+            while True:
+                if len(outcomes) == stop_at and taken_at_stop is None:
+                    if stop_by == 'break':
+                        taken_at_stop = len(spy.taken)
+                        return
+                    elif stop_by == 'cancel':
+                        asyncio.current_task().cancel()
+                    else:
+                        loop.advance_time(timeout)
+                        # The timer runs after this task's wake-up.
+                        await run_loop_briefly(2)
+                        taken_at_stop = len(spy.taken)
+                try:
+                    outcome = await next_result(iterator, mode)
+                except asyncio.CancelledError as exc:
+                    if asyncio.current_task().cancelling():
+                        taken_at_stop = len(spy.taken)
+                        raise
+                    outcome = exc
+                except Exception as exc:
+                    outcome = exc
+                if outcome is END:
+                    return
+                outcomes.append(outcome)
+
+        async def consume_all_at_once():
+            nonlocal taken_at_stop
+            iterator = asyncio.as_completed(spy, limit=limit, timeout=timeout)
+            gathered = asyncio.gather(*iterator, return_exceptions=True)
+            if stop_at is not None and stop_by != 'break':
+                await run_loop_briefly(stop_at)
+                if stop_by == 'cancel':
+                    gathered.cancel()
+                else:
+                    loop.advance_time(timeout)
+                    await run_loop_briefly(2)
+                taken_at_stop = len(spy.taken)
+            outcomes.extend(await gathered)
+
+        async def main():
+            consumer = asyncio.create_task(
+                consume_all_at_once() if mode == GATHER else consume())
+            try:
+                await consumer
+            except asyncio.CancelledError:
+                self.assertEqual(stop_by, 'cancel')
+            while spy.running:
+                await asyncio.sleep(0)
+
+        problems = []
+        loop.set_exception_handler(
+            lambda loop, context: problems.append(context['message']))
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            loop.run_until_complete(main())
+            support.gc_collect()
+        problems.extend(str(w.message) for w in caught)
+
+        self.assertLessEqual(spy.max_running, limit)
+        for problem in problems:
+            self.assertNotIn('never awaited', problem)
+            self.assertNotIn('destroyed but it is pending', problem)
+        if taken_at_stop is not None:
+            # Nothing is taken after a break, a cancellation or the
+            # deadline.
+            self.assertEqual(len(spy.taken), taken_at_stop)
+        if stop_by != 'deadline' and taken_at_stop is not None:
+            return  # The consumer left before the end.
+
+        # Every awaitable taken is accounted for exactly once: its result,
+        # its exception or a TimeoutError.  The rest of aws, if it may
+        # hold more, gets one TimeoutError too.
+        input_errors = [o for o in outcomes
+                        if isinstance(o, MyExc) and o.args == ('aws is broken',)]
+        timeouts = [o for o in outcomes if isinstance(o, TimeoutError)]
+        item_outcomes = [o for o in outcomes
+                         if o not in input_errors and o not in timeouts]
+        # gather() replaces a cancelled child's error: it loses the id.
+        item_ids = [o if isinstance(o, int) else o.args[0]
+                    for o in item_outcomes
+                    if not isinstance(o, asyncio.CancelledError)]
+        self.assertEqual(len(set(item_ids)), len(item_ids))
+        self.assertLessEqual(set(item_ids), set(range(len(spy.taken))))
+        failed_to_take = raise_at is not None and spy.pulls > raise_at
+        self.assertEqual(len(input_errors), int(failed_to_take))
+        exhausted = spy.pulls > len(schedule) or failed_to_take
+        rest = 1 if taken_at_stop is not None and not exhausted else 0
+        self.assertEqual(len(item_outcomes) + len(timeouts),
+                         len(spy.taken) + rest)
+        if taken_at_stop is None:
+            self.assertEqual(timeouts, [])
+            self.assertEqual(len(item_outcomes), len(spy.taken))
+            if not failed_to_take:
+                self.assertEqual(len(spy.taken), len(schedule))
 
 
 @unittest.skipUnless(hasattr(tasks, '_CTask'),
