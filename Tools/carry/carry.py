@@ -496,6 +496,7 @@ __pycache__/
 /Doc/build/
 /Doc/venv/
 /Doc/.venv/
+/Doc/sphinx-warnings.txt
 """
 
 
@@ -975,6 +976,47 @@ def regrtest_command(python: Path, extra: list[str]) -> list[str]:
     return [str(python), "-m", "test", *args]
 
 
+UPSTREAM_URL = "https://github.com/python/cpython"
+# Lines of patchcheck's report and the endings that mean "nothing to fix".
+PATCHCHECK_CLEAN = {
+    "Fixing Python file whitespace": "... 0 files",
+    "Fixing C file whitespace": "... 0 files",
+    "Fixing docs whitespace": "... 0 files",
+    "Misc/NEWS.d updated with `blurb`": "... yes",
+}
+
+
+def patchcheck_problems(report: str) -> list[str]:
+    """The lines of a patchcheck report that must be fixed before a PR."""
+    return [line for line in report.splitlines()
+            for check, clean in PATCHCHECK_CLEAN.items()
+            if line.startswith(check) and not line.endswith(clean)]
+
+
+def cmd_patchcheck(cfg: Config, args) -> int:
+    wt = require_worktree(cfg)
+    bdir = cfg.build / "release"
+    if not (bdir / "python").exists():
+        raise CarryError(f"no interpreter in {bdir}: run `carry.py build` first")
+    # patchcheck diffs against upstream/<major.minor> of the remote whose URL
+    # names python/cpython, and never fetches: point that ref at the base.
+    if "upstream" not in git_out(wt, "remote").split():
+        git(wt, "remote", "add", "upstream", UPSTREAM_URL)
+    branch = ".".join(read_version(wt).split(".")[:2])
+    git(wt, "update-ref", f"refs/remotes/upstream/{branch}", worktree_base(wt))
+    p = subprocess.run(["make", "patchcheck"], cwd=bdir, capture_output=True,
+                       text=True)
+    report = p.stdout[p.stdout.find("Getting base branch"):]
+    print(report, end="")
+    if p.returncode != 0:
+        print(p.stderr, file=sys.stderr, end="")
+        raise CarryError(f"make patchcheck failed (exit {p.returncode})")
+    problems = patchcheck_problems(report)
+    for problem in problems:
+        warn(f"patchcheck: {problem}")
+    return 1 if problems else 0
+
+
 def cmd_test(cfg: Config, args) -> int:
     variant = variant_of(args)
     bdir = cfg.build / variant
@@ -1009,6 +1051,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="release tarball, unpacked CPython tree or git checkout "
                         "(default: Debian's python3.13 source package)")
     p.set_defaults(func=cmd_source)
+
+    p = sub.add_parser("patchcheck", help="CPython's `make patchcheck` on the "
+                       "change, offline; fails on whitespace or a missing NEWS")
+    p.set_defaults(func=cmd_patchcheck)
 
     p = sub.add_parser("checkout", help="create/update build/cpython "
                        "(pristine base + the change)")
