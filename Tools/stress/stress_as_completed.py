@@ -76,6 +76,15 @@ class Run:
             self.memory_samples.append((self.handed_out, current))
 
 
+async def receive(run, step):
+    """Hand out what a step gives: a task from async for, a coroutine
+    from plain for; awaiting either returns the item's id or raises it."""
+    try:
+        run.hand_out(await step)
+    except ItemFailed as exc:
+        run.hand_out(exc.args[0])
+
+
 async def consume_one_iterator(run, source, limit, break_probability, mode):
     """Consume until the source ends or a random break; return True at end."""
     taken_before = run.taken
@@ -83,10 +92,7 @@ async def consume_one_iterator(run, source, limit, break_probability, mode):
     iterator = asyncio.as_completed(source, limit=limit)
     if mode == 'async for':
         async for task in iterator:
-            try:
-                run.hand_out(task.result())
-            except ItemFailed as exc:
-                run.hand_out(exc.args[0])
+            await receive(run, task)
             handed_out += 1
             if run.random.random() < break_probability:
                 break
@@ -94,10 +100,7 @@ async def consume_one_iterator(run, source, limit, break_probability, mode):
             return True
     else:
         for step in iterator:
-            try:
-                run.hand_out(await step)
-            except ItemFailed as exc:
-                run.hand_out(exc.args[0])
+            await receive(run, step)
             handed_out += 1
             if run.random.random() < break_probability:
                 break
