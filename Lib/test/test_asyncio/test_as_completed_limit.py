@@ -339,6 +339,35 @@ class BaseAsCompletedLimitTests:
                     ref = self.run_in_task(main())
                 self.assertIsNone(ref())
 
+    def test_running_tasks_are_kept_alive(self):
+        # The event loop references tasks weakly.  An item waiting on a
+        # future that only its task references must not be collected.
+        waited = []
+        async def item(i):
+            fut = asyncio.get_running_loop().create_future()
+            waited.append(weakref.ref(fut))
+            return i + await fut
+        for mode in MODES:
+            with self.subTest(mode=mode):
+                waited.clear()
+                async def main():
+                    iterator = asyncio.as_completed(
+                        (item(i) for i in range(4)), limit=2)
+                    results = []
+                    for _ in range(4):
+                        await run_loop_briefly()
+                        support.gc_collect()
+                        # Only the items waiting now are still referenced.
+                        while waited:
+                            fut = waited.pop()()
+                            self.assertIsNotNone(fut)
+                            fut.set_result(10)
+                        results.append(await next_result(iterator, mode))
+                    return results
+                with self.assert_no_warnings():
+                    self.assertCountEqual(self.run_in_task(main()),
+                                          [10, 11, 12, 13])
+
     def test_consumer_cancelled(self):
         for mode in MODES:
             with self.subTest(mode=mode):
