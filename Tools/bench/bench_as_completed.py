@@ -1,0 +1,688 @@
+"""Benchmark asyncio.as_completed(limit=) against the ways to do without it.
+
+Run this script with the interpreter to measure: one whose
+asyncio.as_completed() has the limit parameter, with pyperf, matplotlib,
+aiohttp, aiostream and aiometer installed ("tox -e bench" makes such a
+virtual environment from build/release/python).  Every child process is
+started with the same interpreter.
+
+Each measuring subcommand (time, memory, latency, http) stores its
+section in results.json and prints its table; "report" prints all the
+tables and the targets, "plot" draws the PNG files, "all" does
+everything.  With --quick the runs are small and the results go to
+build/bench-quick/ instead of Tools/bench/results/.
+"""
+
+import argparse
+import asyncio
+import datetime
+import importlib.metadata
+import inspect
+import json
+import os
+import platform
+import signal
+import subprocess
+import sys
+import sysconfig
+import tempfile
+from pathlib import Path
+
+from contenders import CONTENDERS, PEERS, available
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parents[1]
+FULL_RESULTS_DIR = BENCH_DIR / "results"
+QUICK_RESULTS_DIR = REPO_DIR / "build" / "bench-quick"
+
+OURS = ["ours-async-for", "ours-for"]
+FLOOR = "floor"
+SEMAPHORE = "semaphore-gather"
+STDLIB_CONTENDERS = [*OURS, SEMAPHORE, "taskgroup-semaphore", "polling",
+                     FLOOR]
+ALL_CONTENDERS = [*STDLIB_CONTENDERS, *PEERS]
+
+# pyperf settings per number of tasks: (processes, values, warmups).
+FULL = {
+    "time_sizes": {10**4: (6, 3, 1), 10**5: (3, 2, 1), 10**6: (1, 1, 0)},
+    "time_contenders": ALL_CONTENDERS,
+    "memory_sizes": [10**3, 10**4, 10**5, 10**6],
+    "memory_contenders": ALL_CONTENDERS,
+    # RSS only, for the two that stay flat: about a minute each.
+    "memory_large_size": 10**7,
+    "memory_large_contenders": ["ours-async-for", FLOOR],
+    "latency_limits": [10, 100, 1000],
+    "latency_contenders": ALL_CONTENDERS,
+    "http_requests": 10**5,
+}
+QUICK = {
+    "time_sizes": {10**4: (2, 2, 1), 10**5: (1, 1, 0)},
+    "time_contenders": STDLIB_CONTENDERS,
+    "memory_sizes": [10**3, 10**4, 10**5],
+    "memory_contenders": STDLIB_CONTENDERS,
+    "memory_large_size": None,
+    "memory_large_contenders": [],
+    "latency_limits": [100],
+    "latency_contenders": STDLIB_CONTENDERS,
+    "http_requests": 5000,
+}
+TIME_LIMIT = 100
+MEMORY_LIMIT = 100
+MEAN_DELAY = 0.010  # Latency workload: sleeps uniform in 0..2*MEAN_DELAY.
+LATENCY_IDEAL_SECONDS = {"full": 2.0, "quick": 0.5}  # N = L/m * this.
+HTTP_LIMIT = 1000
+HTTP_CONTENDERS = ["ours-async-for", SEMAPHORE]
+POINT_TIMEOUT = 900  # Seconds for one memory or latency point.
+LARGE_POINT_TIMEOUT = 300
+HTTP_TIMEOUT = 1200  # Seconds for one HTTP client run.
+# A pyperf process gets this many seconds per task run, plus 30:
+# 3 times the slowest contender on this machine under load.
+ROUND_TIMEOUT_PER_ITEM = 3e-4
+
+# Targets: the headline claims, checked by "report".
+FLOOR_RATIO_TARGET = 1.2
+SEMAPHORE_SPEEDUP_TARGET = 2.0
+MEMORY_GROWTH_TARGET = 1_000_000  # bytes, from N=10**4 to N=10**6.
+LATENCY_EFFICIENCY_TARGET = 0.98
+
+def python_script(name, *args):
+    return [sys.executable, str(BENCH_DIR / name), *map(str, args)]
+
+
+def run_bounded(command, timeout, stdout=None):
+    """Run *command*; return (exit code, output), or (None, None) on timeout.
+
+    On timeout the whole process group is killed: pyperf workers and the
+    children of peak_rss.py go too.
+    """
+    with subprocess.Popen(command, stdout=stdout, text=True,
+                          start_new_session=True) as child:
+        try:
+            output, _ = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(child.pid, signal.SIGKILL)
+            child.communicate()
+            print(f"  NO RESULT after {timeout:g} s (hung?): killed")
+            return None, None
+    return child.returncode, output
+
+
+def run_json(command, timeout):
+    """Run *command*, return the JSON object it prints, or None on error."""
+    returncode, output = run_bounded(command, timeout, subprocess.PIPE)
+    if returncode:
+        print(f"  failed with exit code {returncode}: skipped")
+    if returncode != 0:
+        return None
+    return json.loads(output)
+
+
+def contenders_to_run(names):
+    names_found = available(names)
+    for name in names:
+        if name not in names_found:
+            print(f"{name}: package {PEERS[name]} not installed, skipped")
+    return names_found
+
+
+# Results file
+
+def results_path(args):
+    return args.results_dir / "results.json"
+
+
+def load_results(args):
+    path = results_path(args)
+    if path.exists():
+        return json.loads(path.read_text())
+    return {}
+
+
+def store_section(args, section, data):
+    results = load_results(args)
+    results["machine"] = describe_machine()
+    results["mode"] = args.mode
+    results[section] = data
+    args.results_dir.mkdir(parents=True, exist_ok=True)
+    results_path(args).write_text(json.dumps(results, indent=1) + "\n")
+    print(f"{section} results stored in {results_path(args)}")
+
+
+def describe_machine():
+    cpu_model = "unknown"
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    cpu_model = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    versions = {}
+    for package in ("pyperf", "aiohttp", "aiostream", "aiometer",
+                    "matplotlib"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return {
+        "cpu_model": cpu_model,
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": sys.version.replace("\n", " "),
+        "python_executable": sys.executable,
+        "python_cflags": sysconfig.get_config_var("PY_CFLAGS"),
+        "python_config_args": sysconfig.get_config_var("CONFIG_ARGS"),
+        "packages": versions,
+        "date": datetime.datetime.now(datetime.UTC).isoformat(
+            timespec="seconds"),
+    }
+
+
+# Tables
+
+def format_table(headers, rows):
+    """Return an RST simple table, readable as plain text too."""
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [max(len(str(header)), *(len(row[i]) for row in cells))
+              for i, header in enumerate(headers)]
+    rule = "  ".join("=" * width for width in widths)
+    lines = [rule,
+             "  ".join(f"{h:<{w}}" for h, w in zip(headers, widths)),
+             rule]
+    for row in cells:
+        lines.append("  ".join(f"{c:>{w}}" if i else f"{c:<{w}}"
+                               for i, (c, w) in enumerate(zip(row, widths))))
+    lines.append(rule)
+    return "\n".join(lines)
+
+
+def label(name):
+    return CONTENDERS[name][1]
+
+
+def by_contender(rows, key):
+    """Map contender -> {key value: row}, in the order of the rows."""
+    table = {}
+    for row in rows:
+        table.setdefault(row["contender"], {})[row[key]] = row
+    return table
+
+
+def time_table(section):
+    table = by_contender(section["rows"], "n")
+    sizes = sorted({row["n"] for row in section["rows"]})
+    floor = table.get(FLOOR, {})
+    largest = sizes[-1]
+    headers = ["contender", *(f"N={n:.0e} us/item" for n in sizes),
+               f"x floor (N={largest:.0e})"]
+    rows = []
+    for name, points in table.items():
+        cells = [f"{points[n]['mean_us']:.2f}" if n in points else "-"
+                 for n in sizes]
+        ratio = "-"
+        if largest in points and largest in floor:
+            ratio = points[largest]["mean_us"] / floor[largest]["mean_us"]
+            ratio = f"{ratio:.2f}"
+        rows.append([label(name), *cells, ratio])
+    text = (f"Trivial tasks (await asyncio.sleep(0)), limit"
+            f" {section['limit']}: time per item\n"
+            + format_table(headers, rows))
+    for failure in section.get("killed", []):
+        text += f"\nKILLED, no result in time (hung?): {failure}"
+    return text
+
+
+def megabytes(value, unit=1):
+    return "-" if value is None else f"{value * unit / 1e6:.2f}"
+
+
+def memory_table(section):
+    table = by_contender(section["rows"], "n")
+    sizes = sorted({row["n"] for row in section["rows"]})
+    headers = ["contender", *(f"N={n:.0e}" for n in sizes)]
+    tables = []
+    for key, unit, what in (
+            ("tracemalloc_peak_bytes", 1, "tracemalloc peak of the run"),
+            ("peak_rss_kib", 1024, "peak RSS of a fresh process")):
+        rows = [[label(name),
+                 *(megabytes(points[n][key], unit) if n in points else "-"
+                   for n in sizes)]
+                for name, points in table.items()]
+        tables.append(f"Peak memory in MB, limit {section['limit']}: {what}\n"
+                      + format_table(headers, rows))
+    return "\n\n".join(tables)
+
+
+def latency_table(section):
+    headers = ["contender", "limit L", "N", "items/s", "% of L/m",
+               "% of L/(measured sleep)", "CPU us/item"]
+    rows = []
+    for row in section["rows"]:
+        rows.append([label(row["contender"]), row["limit"], row["n"],
+                     f"{row['items_per_second']:.0f}",
+                     f"{100 * row['efficiency']:.1f}",
+                     f"{100 * row['efficiency_measured_sleep']:.1f}",
+                     f"{row['cpu_us_per_item']:.1f}"])
+    return (f"Latency-bound tasks: sleeps uniform in 0..2m,"
+            f" m = {section['mean_delay'] * 1e3:g} ms; Little's law bound"
+            f" L/m\n" + format_table(headers, rows))
+
+
+def http_table(section):
+    headers = ["contender", "requests", "seconds", "requests/s",
+               "peak RSS MB"]
+    rows = [[label(row["contender"]), row["requests"],
+             f"{row['seconds']:.1f}", f"{row['requests_per_second']:.0f}",
+             megabytes(row["peak_rss_kib"], 1024)]
+            for row in section["rows"]]
+    return (f"HTTP on loopback: aiohttp server answering after 0-30 ms,"
+            f" one ClientSession, TCPConnector(limit={section['limit']}),"
+            f" limit {section['limit']}\n" + format_table(headers, rows))
+
+
+TABLES = {"time": time_table, "memory": memory_table,
+          "latency": latency_table, "http": http_table}
+
+
+# Measurements
+
+def measure_time(args):
+    import pyperf
+
+    settings = args.settings
+    names = contenders_to_run(settings["time_contenders"])
+    rows = []
+    failures = []  # Rounds killed for giving no result in time.
+    with tempfile.TemporaryDirectory() as tmp:
+        for n, (processes, values, warmups) in settings["time_sizes"].items():
+            output = Path(tmp) / f"time-{n}.json"
+            # One pyperf process per contender and round, the contenders
+            # taking turns, so that a disturbance of the machine hits
+            # them alike.
+            for round_number in range(1, processes + 1):
+                print(f"time: N={n}, round {round_number} of {processes}"
+                      f" ({values} values each)")
+                for name in names:
+                    returncode, _ = run_bounded(python_script(
+                        "time_items.py", "--quiet", "--loops=1",
+                        "--processes=1", f"--values={values}",
+                        f"--warmups={warmups}", "--append", output,
+                        "--n", n, "--limit", TIME_LIMIT,
+                        "--contenders", name),
+                        timeout=ROUND_TIMEOUT_PER_ITEM * n
+                        * (values + warmups) + 30)
+                    if returncode is None:
+                        failures.append(
+                            f"{name}, N={n}, round {round_number}")
+                    elif returncode:
+                        sys.exit(f"time: pyperf failed with exit code"
+                                 f" {returncode}")
+            if not output.exists():
+                continue
+            for bench in pyperf.BenchmarkSuite.load(str(output)):
+                values_us = [value * 1e6 for value in bench.get_values()]
+                rows.append({
+                    "contender": bench.get_name(), "n": n,
+                    "mean_us": bench.mean() * 1e6,
+                    "stdev_us": (bench.stdev() * 1e6
+                                 if len(values_us) > 1 else None),
+                    "values_us": values_us,
+                })
+    section = {"limit": TIME_LIMIT, "rows": rows, "killed": failures}
+    store_section(args, "time", section)
+    print(time_table(section))
+
+
+def measure_memory(args):
+    settings = args.settings
+    points = [(name, n, True)
+              for name in contenders_to_run(settings["memory_contenders"])
+              for n in settings["memory_sizes"]]
+    if settings["memory_large_size"]:
+        points += [(name, settings["memory_large_size"], False)
+                   for name in settings["memory_large_contenders"]]
+    rows = []
+    for name, n, with_tracemalloc in points:
+        print(f"memory: {name}, N={n}")
+        run = python_script("run_once.py", name, "--n", n,
+                            "--limit", MEMORY_LIMIT)
+        timeout = POINT_TIMEOUT if with_tracemalloc else LARGE_POINT_TIMEOUT
+        rss = run_json(python_script("peak_rss.py", "--timeout", timeout,
+                                     "--", *run),
+                       timeout + 30)
+        if rss is None:
+            continue
+        row = {"contender": name, "n": n,
+               "peak_rss_kib": rss["peak_rss_kib"],
+               "seconds": rss["seconds"],
+               "tracemalloc_peak_bytes": None}
+        if with_tracemalloc:
+            traced = run_json([*run, "--tracemalloc"], timeout)
+            if traced is not None:
+                row["tracemalloc_peak_bytes"] = (
+                    traced["tracemalloc_peak_bytes"])
+        rows.append(row)
+    section = {"limit": MEMORY_LIMIT, "rows": rows}
+    store_section(args, "memory", section)
+    print(memory_table(section))
+
+
+def measure_latency(args):
+    settings = args.settings
+    ideal_seconds = LATENCY_IDEAL_SECONDS[args.mode]
+    rows = []
+    for limit in settings["latency_limits"]:
+        bound = limit / MEAN_DELAY
+        n = round(bound * ideal_seconds)
+        for name in contenders_to_run(settings["latency_contenders"]):
+            print(f"latency: {name}, L={limit}, N={n}")
+            result = run_json(python_script(
+                "run_once.py", name, "--n", n, "--limit", limit,
+                "--workload", "latency", "--mean-delay", MEAN_DELAY),
+                POINT_TIMEOUT)
+            if result is None:
+                continue
+            items_per_second = n / result["seconds"]
+            measured_bound = limit / result["mean_sleep_seconds"]
+            rows.append({
+                "contender": name, "limit": limit, "n": n,
+                "seconds": result["seconds"],
+                "items_per_second": items_per_second,
+                "bound": bound,
+                "efficiency": items_per_second / bound,
+                "mean_sleep_seconds": result["mean_sleep_seconds"],
+                "efficiency_measured_sleep": (
+                    items_per_second / measured_bound),
+                "cpu_us_per_item": result["cpu_seconds"] / n * 1e6,
+            })
+    section = {"mean_delay": MEAN_DELAY, "rows": rows}
+    store_section(args, "latency", section)
+    print(latency_table(section))
+
+
+def start_server(lifetime):
+    server = subprocess.Popen(
+        python_script("http_load.py", "serve", "--lifetime", lifetime),
+        stdout=subprocess.PIPE, text=True)
+    port = server.stdout.readline().strip()
+    if not port.isdigit():
+        server.kill()
+        server.wait()
+        sys.exit("http: the server did not start")
+    return server, int(port)
+
+
+def measure_http(args):
+    requests = args.requests or args.settings["http_requests"]
+    names = contenders_to_run(HTTP_CONTENDERS)
+    server, port = start_server(lifetime=HTTP_TIMEOUT * len(names) + 60)
+    rows = []
+    try:
+        for name in names:
+            print(f"http: {name}, {requests} requests, limit {HTTP_LIMIT},"
+                  f" server on 127.0.0.1:{port}")
+            fetch = python_script(
+                "http_load.py", "fetch", name, "--port", port,
+                "--requests", requests, "--limit", HTTP_LIMIT,
+                "--timeout", HTTP_TIMEOUT)
+            result = run_json(python_script(
+                "peak_rss.py", "--timeout", HTTP_TIMEOUT + 30, "--", *fetch),
+                HTTP_TIMEOUT + 60)
+            if result is not None:
+                rows.append(result)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    section = {"limit": HTTP_LIMIT, "rows": rows}
+    store_section(args, "http", section)
+    print(http_table(section))
+
+
+# Report and plots
+
+def ratio_lines(time_section):
+    table = by_contender(time_section["rows"], "n")
+    lines = []
+    for n in sorted({row["n"] for row in time_section["rows"]}):
+        floor = table.get(FLOOR, {}).get(n)
+        semaphore = table.get(SEMAPHORE, {}).get(n)
+        for name in OURS:
+            ours = table.get(name, {}).get(n)
+            if ours is None:
+                continue
+            if floor is not None:
+                ratio = ours["mean_us"] / floor["mean_us"]
+                lines.append(verdict(
+                    ratio <= FLOOR_RATIO_TARGET,
+                    f"{label(name)}, N={n:.0e}: {ratio:.2f}x the floor"
+                    f" (target <= {FLOOR_RATIO_TARGET}x)"))
+            if semaphore is not None:
+                speedup = semaphore["mean_us"] / ours["mean_us"]
+                lines.append(verdict(
+                    speedup >= SEMAPHORE_SPEEDUP_TARGET,
+                    f"{label(name)}, N={n:.0e}: {speedup:.2f}x faster than"
+                    f" Semaphore + gather (target >= "
+                    f"{SEMAPHORE_SPEEDUP_TARGET}x)"))
+    return lines
+
+
+def memory_lines(memory_section):
+    table = by_contender(memory_section["rows"], "n")
+    lines = []
+    for name in OURS:
+        points = table.get(name, {})
+        if 10**4 not in points or 10**6 not in points:
+            continue
+        for key, unit, what in (("tracemalloc_peak_bytes", 1, "tracemalloc"),
+                                ("peak_rss_kib", 1024, "peak RSS")):
+            small, large = points[10**4][key], points[10**6][key]
+            if small is None or large is None:
+                continue
+            growth = (large - small) * unit
+            lines.append(verdict(
+                growth < MEMORY_GROWTH_TARGET,
+                f"{label(name)}: {what} grows by {growth / 1e6:+.3f} MB"
+                f" from N=1e4 to N=1e6 (target < 1 MB)"))
+    return lines
+
+
+def latency_lines(latency_section):
+    lines = []
+    for row in latency_section["rows"]:
+        if row["contender"] in OURS:
+            lines.append(verdict(
+                row["efficiency"] >= LATENCY_EFFICIENCY_TARGET,
+                f"{label(row['contender'])}, L={row['limit']}:"
+                f" {100 * row['efficiency']:.1f}% of L/m"
+                f" ({100 * row['efficiency_measured_sleep']:.1f}% of L over"
+                f" the measured mean sleep) (target >= 98% of L/m)"))
+    return lines
+
+
+def verdict(met, text):
+    return f"{'met   ' if met else 'MISSED'}  {text}"
+
+
+def report(args):
+    results = load_results(args)
+    if not results:
+        sys.exit(f"no results in {results_path(args)}: run a measuring"
+                 f" subcommand first")
+    machine = results["machine"]
+    print(f"Machine: {machine['cpu_count']} x {machine['cpu_model']},"
+          f" {machine['platform']}")
+    print(f"Python: {machine['python']} ({machine['python_executable']})")
+    print(f"Mode: {results['mode']}; results: {results_path(args)}")
+    for section, make_table in TABLES.items():
+        if section in results:
+            print()
+            print(make_table(results[section]))
+    lines = []
+    if "time" in results:
+        lines += ratio_lines(results["time"])
+    if "memory" in results:
+        lines += memory_lines(results["memory"])
+    if "latency" in results:
+        lines += latency_lines(results["latency"])
+    if lines:
+        print("\nTargets")
+        print("\n".join(lines))
+
+
+def plot(args):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    results = load_results(args)
+    if "time" in results:
+        figure, axes = plt.subplots(figsize=(8, 5))
+        for name, points in by_contender(results["time"]["rows"],
+                                         "n").items():
+            sizes = sorted(points)
+            axes.plot(sizes, [points[n]["mean_us"] for n in sizes],
+                      marker="o", label=label(name), **line_style(name))
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xlabel("number of tasks N")
+        axes.set_ylabel("microseconds per task (log)")
+        axes.set_title(f"Trivial tasks, limit {results['time']['limit']}:"
+                       f" time per task (lower is better)")
+        finish(figure, axes, args.results_dir / "time_per_item.png")
+    if "memory" in results:
+        figure, (traced_axes, rss_axes) = plt.subplots(
+            1, 2, figsize=(12, 5))
+        for name, points in by_contender(results["memory"]["rows"],
+                                         "n").items():
+            sizes = [n for n in sorted(points)
+                     if points[n]["tracemalloc_peak_bytes"] is not None]
+            traced_axes.plot(
+                sizes, [points[n]["tracemalloc_peak_bytes"] / 1e6
+                        for n in sizes],
+                marker="o", label=label(name), **line_style(name))
+            sizes = sorted(points)
+            rss_axes.plot(sizes, [points[n]["peak_rss_kib"] * 1024 / 1e6
+                                  for n in sizes],
+                          marker="o", label=label(name), **line_style(name))
+        limit = results["memory"]["limit"]
+        for axes, title in ((traced_axes, "tracemalloc peak"),
+                            (rss_axes, "peak RSS of a fresh process")):
+            axes.set_xscale("log")
+            axes.set_yscale("log")
+            axes.set_xlabel("number of tasks N")
+            axes.set_ylabel("MB (log)")
+            axes.set_title(f"{title}, limit {limit}")
+        finish(figure, rss_axes, args.results_dir / "memory.png")
+    if "latency" in results:
+        figure, axes = plt.subplots(figsize=(9, 5))
+        rows = results["latency"]["rows"]
+        limits = sorted({row["limit"] for row in rows})
+        table = by_contender(rows, "limit")
+        width = 0.8 / len(table)
+        for index, (name, points) in enumerate(table.items()):
+            positions = [i + index * width for i, limit in enumerate(limits)
+                         if limit in points]
+            bars = axes.bar(positions, [100 * points[limit]["efficiency"]
+                                        for limit in limits
+                                        if limit in points],
+                            width, label=label(name),
+                            color=line_style(name)["color"])
+            axes.bar_label(bars, fmt="%.0f", fontsize="x-small")
+        axes.axhline(100 * LATENCY_EFFICIENCY_TARGET, color="black",
+                     linestyle=":", linewidth=1)
+        axes.set_xticks([i + 0.4 - width / 2 for i in range(len(limits))],
+                        [f"L = {limit}" for limit in limits])
+        axes.set_ylabel("throughput, % of L/m")
+        axes.set_title(f"Latency-bound tasks (m ="
+                       f" {results['latency']['mean_delay'] * 1e3:g} ms):"
+                       f" throughput against Little's law bound")
+        finish(figure, axes, args.results_dir / "latency.png")
+
+
+COLORS = {
+    "ours-async-for": "tab:blue", "ours-for": "tab:cyan",
+    "semaphore-gather": "tab:red", "taskgroup-semaphore": "tab:orange",
+    "polling": "tab:purple", "floor": "black", "aiostream": "tab:green",
+    "aiometer": "tab:olive",
+}
+
+
+def line_style(name):
+    return {"color": COLORS[name],
+            "linestyle": "--" if name == FLOOR else "-"}
+
+
+def finish(figure, legend_axes, path):
+    from matplotlib.ticker import FormatStrFormatter, NullFormatter
+
+    for axes in figure.axes:
+        axes.grid(True, which="major", alpha=0.3)
+        if axes.get_yscale() == "log":
+            # Plain numbers; minor ticks labelled only within a decade.
+            low, high = axes.get_ylim()
+            axes.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+            axes.yaxis.set_minor_formatter(
+                FormatStrFormatter("%g") if high / low < 10
+                else NullFormatter())
+    legend_axes.legend(fontsize="small", loc="upper left",
+                       bbox_to_anchor=(1.01, 1))
+    figure.tight_layout()
+    figure.savefig(path, dpi=100, bbox_inches="tight")
+    print(f"wrote {path}")
+
+
+def run_all(args):
+    for measure in (measure_time, measure_memory, measure_latency,
+                    measure_http):
+        measure(args)
+    plot(args)
+    print()
+    report(args)
+
+
+def check_interpreter():
+    if "limit" not in inspect.signature(asyncio.as_completed).parameters:
+        sys.exit(f"{sys.executable}: asyncio.as_completed() has no limit"
+                 f" parameter; run this script with the patched build")
+
+
+def main():
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quick", action="store_true",
+                        help="small runs, about a minute in all; results"
+                             f" in {QUICK_RESULTS_DIR}")
+    common.add_argument("--results-dir", type=Path,
+                        help="where results.json and the plots go")
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.
+                                     RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, function, help_text in (
+            ("time", measure_time, "time per item of trivial tasks (pyperf)"),
+            ("memory", measure_memory, "peak memory against N"),
+            ("latency", measure_latency,
+             "throughput of latency-bound tasks against L/m"),
+            ("http", measure_http, "requests/s and peak RSS over HTTP"),
+            ("report", report, "print the tables and the targets"),
+            ("plot", plot, "draw the PNG plots"),
+            ("all", run_all, "measure everything, plot and report")):
+        command = commands.add_parser(name, parents=[common], help=help_text)
+        command.set_defaults(function=function)
+        if name in ("http", "all"):
+            command.add_argument("--requests", type=int,
+                                 help="number of HTTP requests (default:"
+                                      f" {FULL['http_requests']},"
+                                      f" {QUICK['http_requests']} with"
+                                      " --quick)")
+    args = parser.parse_args()
+    args.mode = "quick" if args.quick else "full"
+    args.settings = QUICK if args.quick else FULL
+    if args.results_dir is None:
+        args.results_dir = QUICK_RESULTS_DIR if args.quick else FULL_RESULTS_DIR
+    check_interpreter()
+    args.function(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,196 @@
+"""Ways to run many coroutines with at most *limit* of them at once.
+
+Every runner has the signature ``await run(work, n, limit)``: it runs
+``work(0)``, ..., ``work(n - 1)`` with at most *limit* running at once
+and returns how many completed, so that the harness can check it.
+The coroutines are made lazily, from a generator, wherever the
+contender accepts one.
+"""
+
+import asyncio
+import itertools
+
+
+async def ours_async_for(work, n, limit):
+    """asyncio.as_completed(limit=) as an asynchronous iterator."""
+    completed = 0
+    coros = (work(i) for i in range(n))
+    async for task in asyncio.as_completed(coros, limit=limit):
+        task.result()
+        completed += 1
+    return completed
+
+
+async def ours_plain_for(work, n, limit):
+    """asyncio.as_completed(limit=) as a plain iterator of coroutines."""
+    completed = 0
+    coros = (work(i) for i in range(n))
+    for next_result in asyncio.as_completed(coros, limit=limit):
+        await next_result
+        completed += 1
+    return completed
+
+
+async def semaphore_gather(work, n, limit):
+    """A task per item made up front, each waiting on a Semaphore.
+
+    The "client-async-sem" pattern of the 1 million requests posts.
+    """
+    semaphore = asyncio.Semaphore(limit)
+
+    async def bounded(i):
+        async with semaphore:
+            return await work(i)
+
+    tasks = [asyncio.ensure_future(bounded(i)) for i in range(n)]
+    return len(await asyncio.gather(*tasks))
+
+
+async def taskgroup_semaphore(work, n, limit):
+    """A task per item made up front in a TaskGroup, with a Semaphore."""
+    semaphore = asyncio.Semaphore(limit)
+    completed = 0
+
+    async def bounded(i):
+        nonlocal completed
+        async with semaphore:
+            await work(i)
+        completed += 1
+
+    async with asyncio.TaskGroup() as group:
+        for i in range(n):
+            group.create_task(bounded(i))
+    return completed
+
+
+def polling_as_completed(coros, limit):
+    """Yield coroutines giving results in completion order, by polling.
+
+    A re-implementation of the limited_as_completed() of the blog post
+    "Making 100 million requests with Python aiohttp": the first *limit*
+    coroutines become tasks; each yielded coroutine then gives control
+    to the event loop and scans the tasks until one is done, replaces
+    it with the next coroutine and returns its result.
+    """
+    coros = iter(coros)
+    running = [asyncio.ensure_future(coro)
+               for coro in itertools.islice(coros, limit)]
+
+    async def first_done():
+        while True:
+            await asyncio.sleep(0)
+            for index, task in enumerate(running):
+                if task.done():
+                    next_coro = next(coros, None)
+                    if next_coro is None:
+                        del running[index]
+                    else:
+                        running[index] = asyncio.ensure_future(next_coro)
+                    return task.result()
+
+    while running:
+        yield first_done()
+
+
+async def polling(work, n, limit):
+    """The polling limited_as_completed() of the blog post."""
+    completed = 0
+    for next_result in polling_as_completed(
+            (work(i) for i in range(n)), limit):
+        await next_result
+        completed += 1
+    return completed
+
+
+async def floor(work, n, limit):
+    """The cost floor: a done-callback starts the next task directly.
+
+    No queue and no consumer: the callback counts the completion and
+    starts the next task; a future is resolved when all are done.
+    """
+    loop = asyncio.get_running_loop()
+    all_done = loop.create_future()
+    coros = (work(i) for i in range(n))
+    running = 0
+    completed = 0
+
+    def start_next():
+        nonlocal running
+        coro = next(coros, None)
+        if coro is not None:
+            running += 1
+            loop.create_task(coro).add_done_callback(on_done)
+        elif not running and not all_done.done():
+            all_done.set_result(completed)
+
+    def on_done(task):
+        nonlocal running, completed
+        running -= 1
+        if task.cancelled() or task.exception() is not None:
+            if not all_done.done():
+                all_done.set_exception(
+                    task.exception() or asyncio.CancelledError())
+            return
+        completed += 1
+        start_next()
+
+    for _ in range(limit):
+        start_next()
+    return await all_done
+
+
+async def aiostream_map(work, n, limit):
+    """aiostream: stream.map(xs, fn, task_limit=limit), unordered."""
+    from aiostream import stream
+
+    completed = 0
+    mapped = stream.map(stream.iterate(range(n)), work,
+                        ordered=False, task_limit=limit)
+    async with mapped.stream() as results:
+        async for _ in results:
+            completed += 1
+    return completed
+
+
+async def aiometer_amap(work, n, limit):
+    """aiometer: amap(fn, xs, max_at_once=limit).
+
+    aiometer wants a Sequence (it calls len()), so range(n) is given:
+    a generator, let alone an endless one, is refused.
+    """
+    import aiometer
+
+    completed = 0
+    async with aiometer.amap(work, range(n), max_at_once=limit) as results:
+        async for _ in results:
+            completed += 1
+    return completed
+
+
+# Name -> (runner, label for tables and plots).
+CONTENDERS = {
+    "ours-async-for": (ours_async_for, "as_completed(limit=), async for"),
+    "ours-for": (ours_plain_for, "as_completed(limit=), for"),
+    "semaphore-gather": (semaphore_gather, "Semaphore + gather"),
+    "taskgroup-semaphore": (taskgroup_semaphore, "TaskGroup + Semaphore"),
+    "polling": (polling, "polling limited_as_completed"),
+    "floor": (floor, "floor: done-callback starts next"),
+    "aiostream": (aiostream_map, "aiostream map(task_limit=)"),
+    "aiometer": (aiometer_amap, "aiometer amap(max_at_once=)"),
+}
+
+PEERS = {"aiostream": "aiostream", "aiometer": "aiometer"}
+
+
+def available(names):
+    """Return the contenders of *names* whose package can be imported."""
+    import importlib.util
+
+    return [name for name in names
+            if name not in PEERS
+            or importlib.util.find_spec(PEERS[name]) is not None]
+
+
+async def trivial(i):
+    """The trivial task: give control to the event loop once."""
+    await asyncio.sleep(0)
