@@ -106,26 +106,27 @@ async def floor(work, n, limit):
     """The cost floor: a done-callback starts the next task directly.
 
     No queue and no consumer: the callback counts the completion and
-    starts the next task; a future is resolved when all are done.
+    starts the next task; a future is resolved when all are done.  The
+    running tasks are kept in a set: the event loop holds them weakly.
     """
     loop = asyncio.get_running_loop()
     all_done = loop.create_future()
     coros = (work(i) for i in range(n))
-    running = 0
+    running = set()
     completed = 0
 
     def start_next():
-        nonlocal running
         coro = next(coros, None)
         if coro is not None:
-            running += 1
-            loop.create_task(coro).add_done_callback(on_done)
+            task = loop.create_task(coro)
+            running.add(task)
+            task.add_done_callback(on_done)
         elif not running and not all_done.done():
             all_done.set_result(completed)
 
     def on_done(task):
-        nonlocal running, completed
-        running -= 1
+        nonlocal completed
+        running.discard(task)
         if task.cancelled() or task.exception() is not None:
             if not all_done.done():
                 all_done.set_exception(
