@@ -1052,10 +1052,6 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: Debian's python3.13 source package)")
     p.set_defaults(func=cmd_source)
 
-    p = sub.add_parser("patchcheck", help="CPython's `make patchcheck` on the "
-                       "change, offline; fails on whitespace or a missing NEWS")
-    p.set_defaults(func=cmd_patchcheck)
-
     p = sub.add_parser("checkout", help="create/update build/cpython "
                        "(pristine base + the change)")
     p.set_defaults(func=cmd_checkout)
@@ -1080,6 +1076,10 @@ def build_parser() -> argparse.ArgumentParser:
     variant_opts(p)
     p.add_argument("regrtest_args", nargs="*", metavar="REGRTEST_ARGS")
     p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("patchcheck", help="CPython's `make patchcheck` on the "
+                       "change, offline; fails on whitespace or a missing NEWS")
+    p.set_defaults(func=cmd_patchcheck)
 
     p = sub.add_parser("export", help="write build/cpython edits back into "
                        "the repository and amend the change commit")
