@@ -705,28 +705,26 @@ def cmd_export(cfg: Config, args) -> int:
     paths = changed_paths(wt, repo_commit, current)
     written, removed = [], []
     for path in paths:
+        # What the repository stores for path: a diff for a file of the
+        # base, the whole file for a new one; None when path no longer
+        # differs from the base.
         if in_tree(wt, base, path):
             dest = cfg.repo / (path + ".diff")
-            text = diff_text(wt, base, current, path)
-            if text:
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_text(text)
-                written.append(dest)
-            elif dest.exists():
-                dest.unlink()
-                removed.append(dest)
+            data = diff_text(wt, base, current, path).encode() or None
         else:
             dest = cfg.repo / path
+            data = None
             if in_tree(wt, current, path):
                 data = subprocess.run(
                     ["git", "cat-file", "blob", f"{current}:{path}"], cwd=wt,
                     capture_output=True, check=True).stdout
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                dest.write_bytes(data)
-                written.append(dest)
-            elif dest.exists():
-                dest.unlink()
-                removed.append(dest)
+        if data is not None:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+            written.append(dest)
+        elif dest.exists():
+            dest.unlink()
+            removed.append(dest)
     for d in removed:
         # prune now-empty directories inside the change roots
         parent = d.parent
