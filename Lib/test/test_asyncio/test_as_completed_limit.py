@@ -75,19 +75,24 @@ class Spy:
         self.taken.append(coro)
         return coro
 
-    async def item(self, i):
+    @contextlib.contextmanager
+    def running_item(self):
         self.running += 1
         self.max_running = max(self.max_running, self.running)
         try:
+            yield
+        finally:
+            self.running -= 1
+            self.finished += 1
+
+    async def item(self, i):
+        with self.running_item():
             if self.blockers is not None:
                 self.blockers[i] = asyncio.get_running_loop().create_future()
                 await self.blockers[i]
             else:
                 for _ in range(3 + i % 3):
                     await asyncio.sleep(0)
-        finally:
-            self.running -= 1
-            self.finished += 1
         return i
 
     def receive(self, result):
@@ -169,18 +174,13 @@ class ScheduledSpy(Spy):
 
     async def item(self, i):
         yields, ending = self.schedule[i]
-        self.running += 1
-        self.max_running = max(self.max_running, self.running)
-        try:
+        with self.running_item():
             for _ in range(yields):
                 await asyncio.sleep(0)
             if ending == 'raise':
                 raise MyExc(i)
             if ending == 'cancel':
                 raise asyncio.CancelledError(i)
-        finally:
-            self.running -= 1
-            self.finished += 1
         return i
 
 
