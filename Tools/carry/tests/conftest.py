@@ -103,11 +103,20 @@ def fake_repo(tmp_path):
     return repo
 
 
+SUBMITTER = "Sub Mitter <sub@example.invalid>"
+
+
 class Carry:
     def __init__(self, repo, build, cache):
         self.repo, self.build, self.cache = repo, build, cache
+        # git reads the submitter's identity from this global config only
+        gitconfig = write(build.parent / "gitconfig",
+                          "[user]\n\tname = Sub Mitter\n"
+                          "\temail = sub@example.invalid\n")
         self.env = dict(os.environ, CARRY_REPO=str(repo),
-                        CARRY_BUILD_DIR=str(build), CARRY_CACHE_DIR=str(cache))
+                        CARRY_BUILD_DIR=str(build), CARRY_CACHE_DIR=str(cache),
+                        GIT_CONFIG_GLOBAL=str(gitconfig),
+                        GIT_CONFIG_NOSYSTEM="1")
         for k in ("CARRY_APT_GET", "CARRY_APT_CACHE"):
             self.env.pop(k, None)
 

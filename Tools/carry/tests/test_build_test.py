@@ -1,8 +1,7 @@
 import os
 import shutil
-import sys
 
-import carry as carry_mod
+from carrylib import build as carry_mod
 from conftest import write
 
 

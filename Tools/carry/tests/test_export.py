@@ -1,5 +1,3 @@
-import subprocess
-
 from conftest import DOC_RST, NEW_TEST, TASKS_PY, Carry, git, write
 
 NEW = "Lib/test/test_asyncio/test_as_completed_limit.py"

@@ -1,4 +1,4 @@
-import carry
+from carrylib import build as carry
 
 CLEAN_REPORT = """\
 Getting base branch for PR ... upstream/3.13

@@ -82,7 +82,7 @@ def test_source_apt_failure_says_what_to_do(carry):
 
 def test_source_debian_cached_is_used_without_apt(carry, tmp_path, monkeypatch):
     # A cached Debian orig tarball is used as is: apt is never called.
-    import carry as carry_mod
+    from carrylib import source as carry_mod
     import tarfile
     tree = make_fake_tree(tmp_path / "deb" / "Python-3.13.99", version="3.13.99")
     ddir = carry.cache / "debian"

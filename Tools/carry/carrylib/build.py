@@ -1,0 +1,210 @@
+"""Stage 3, build: configure and make out of tree, run regrtest, run
+CPython's ``make patchcheck``.
+
+The build dependencies come from Debian (``apt-get build-dep``, see
+Tools/carry/README.rst); before configuring, ``build`` checks the few that
+configure cannot do without and names the Debian package of each missing one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from .common import (PROG, CarryError, Config, cpu_count, git, git_out, info,
+                     read_version, warn)
+from .sync import require_worktree, worktree_base
+
+VARIANTS = {
+    "release": [],
+    "debug": ["--with-pydebug"],
+    "freethreading": ["--disable-gil"],
+}
+# What a build cannot do without, and the Debian package that provides it.
+# (program, Debian package)
+BUILD_TOOLS = [("cc", "build-essential"), ("make", "make"),
+               ("pkg-config", "pkg-config")]
+# (header, Debian package)
+BUILD_HEADERS = [("openssl/ssl.h", "libssl-dev"), ("zlib.h", "zlib1g-dev"),
+                 ("ffi.h", "libffi-dev")]
+
+
+def missing_build_deps(tools=BUILD_TOOLS, headers=BUILD_HEADERS, path=None):
+    """Return [(what, debian_package)] for each missing build dependency."""
+    missing = []
+    cc = (os.environ.get("CC") or "cc").split()
+    have_cc = shutil.which(cc[0], path=path) is not None
+    for prog, pkg in tools:
+        name = cc[0] if prog == "cc" else prog
+        if shutil.which(name, path=path) is None:
+            missing.append((name, pkg))
+    if not have_cc:
+        if headers:
+            print(f"{PROG}: note: C headers are checked once a C compiler is "
+                  "installed", file=sys.stderr)
+        return missing
+    with tempfile.TemporaryDirectory(prefix="carry-deps-") as tmp:
+        for header, pkg in headers:
+            src = Path(tmp) / "t.c"
+            src.write_text(f"#include <{header}>\n")
+            env = dict(os.environ)
+            if path is not None:
+                env["PATH"] = path
+            p = subprocess.run([*cc, "-fsyntax-only", "-c", str(src)],
+                               capture_output=True, env=env)
+            if p.returncode != 0:
+                missing.append((f"<{header}>", pkg))
+    return missing
+
+
+def check_build_deps():
+    missing = missing_build_deps()
+    if missing:
+        for what, pkg in missing:
+            print(f"{PROG}: missing {what}: install the Debian package {pkg}",
+                  file=sys.stderr)
+        pkgs = " ".join(sorted({p for _, p in missing}))
+        raise CarryError(f"missing build dependencies: apt-get install {pkgs} "
+                         "(all of CPython's: see \"Build dependencies\" in "
+                         "Tools/carry/README.rst)")
+
+
+def variant_of(args) -> str:
+    if getattr(args, "debug", False):
+        return "debug"
+    if getattr(args, "freethreading", False):
+        return "freethreading"
+    return "release"
+
+
+def tail(path: Path, n=40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-n:])
+    except OSError:
+        return ""
+
+
+def cmd_build(cfg: Config, args) -> int:
+    check_build_deps()
+    wt = require_worktree(cfg)
+    variant = variant_of(args)
+    bdir = cfg.build / variant
+    bdir.mkdir(parents=True, exist_ok=True)
+    log = bdir / "build.log"
+    makefile = bdir / "Makefile"
+    configure = wt / "configure"
+    t0 = time.monotonic()
+    with open(log, "a") as logf:
+        logf.write(f"\n===== carry build {variant} {time.ctime()} =====\n")
+        logf.flush()
+        if not makefile.exists() or configure.stat().st_mtime > makefile.stat().st_mtime:
+            cmd = [str(configure), *VARIANTS[variant]]
+            extra = os.environ.get("CARRY_CONFIGURE_ARGS", "").split()
+            cmd += extra
+            info(f"configure {' '.join(cmd[1:]) or '(no options)'} in {bdir} "
+                 f"(log: {log})")
+            p = subprocess.run(cmd, cwd=bdir, stdout=logf, stderr=subprocess.STDOUT)
+            if p.returncode != 0:
+                print(tail(log), file=sys.stderr)
+                raise CarryError(f"configure failed (exit {p.returncode}); "
+                                 f"full log: {log}")
+        jobs = cpu_count()
+        info(f"make -j{jobs} in {bdir} (log: {log})")
+        logf.flush()
+        p = subprocess.run(["make", f"-j{jobs}"], cwd=bdir, stdout=logf,
+                           stderr=subprocess.STDOUT)
+    if p.returncode != 0:
+        print(tail(log), file=sys.stderr)
+        raise CarryError(f"make failed (exit {p.returncode}); full log: {log}")
+    python = bdir / "python"
+    if not python.exists():
+        raise CarryError(f"make succeeded but {python} is missing; see {log}")
+    info(f"build {variant} done in {time.monotonic() - t0:.1f}s")
+    print(f"interpreter: {python}")
+    return 0
+
+
+# regrtest options that take a value (so their value is not a test name)
+REGRTEST_VALUE_OPTS = {"-m", "--match", "-i", "--ignore", "-R", "--huntrleaks",
+                       "-j", "--multiprocess", "-u", "--use", "-M", "--memlimit",
+                       "--timeout", "-f", "--fromfile", "--junit-xml",
+                       "--matchfile", "--ignorefile", "--tempdir", "--testdir",
+                       "-p", "--python", "--randseed"}
+
+
+def regrtest_command(python: Path, extra: list[str]) -> list[str]:
+    if not extra:
+        return [str(python), "-m", "test", "test_asyncio", f"-j{cpu_count()}"]
+    has_test = False
+    skip = False
+    for a in extra:
+        if skip:
+            skip = False
+            continue
+        if a in REGRTEST_VALUE_OPTS:
+            skip = True
+        elif not a.startswith("-"):
+            has_test = True
+    args = list(extra)
+    if not has_test:
+        args.append("test_asyncio")
+    return [str(python), "-m", "test", *args]
+
+
+UPSTREAM_URL = "https://github.com/python/cpython"
+# Lines of patchcheck's report and the endings that mean "nothing to fix".
+PATCHCHECK_CLEAN = {
+    "Fixing Python file whitespace": "... 0 files",
+    "Fixing C file whitespace": "... 0 files",
+    "Fixing docs whitespace": "... 0 files",
+    "Misc/NEWS.d updated with `blurb`": "... yes",
+}
+
+
+def patchcheck_problems(report: str) -> list[str]:
+    """The lines of a patchcheck report that must be fixed before a PR."""
+    return [line for line in report.splitlines()
+            for check, clean in PATCHCHECK_CLEAN.items()
+            if line.startswith(check) and not line.endswith(clean)]
+
+
+def cmd_patchcheck(cfg: Config, args) -> int:
+    wt = require_worktree(cfg)
+    bdir = cfg.build / "release"
+    if not (bdir / "python").exists():
+        raise CarryError(f"no interpreter in {bdir}: run `carry.py build` first")
+    # patchcheck diffs against upstream/<major.minor> of the remote whose URL
+    # names python/cpython, and never fetches: point that ref at the base.
+    if "upstream" not in git_out(wt, "remote").split():
+        git(wt, "remote", "add", "upstream", UPSTREAM_URL)
+    branch = ".".join(read_version(wt).split(".")[:2])
+    git(wt, "update-ref", f"refs/remotes/upstream/{branch}", worktree_base(wt))
+    p = subprocess.run(["make", "patchcheck"], cwd=bdir, capture_output=True,
+                       text=True)
+    report = p.stdout[p.stdout.find("Getting base branch"):]
+    print(report, end="")
+    if p.returncode != 0:
+        print(p.stderr, file=sys.stderr, end="")
+        raise CarryError(f"make patchcheck failed (exit {p.returncode})")
+    problems = patchcheck_problems(report)
+    for problem in problems:
+        warn(f"patchcheck: {problem}")
+    return 1 if problems else 0
+
+
+def cmd_test(cfg: Config, args) -> int:
+    variant = variant_of(args)
+    bdir = cfg.build / variant
+    python = bdir / "python"
+    if not python.exists():
+        flag = "" if variant == "release" else f" --{variant}"
+        raise CarryError(f"no interpreter at {python}: run `carry.py build{flag}` first")
+    cmd = regrtest_command(python, args.regrtest_args)
+    info("running " + " ".join(cmd))
+    sys.stdout.flush()
+    return subprocess.run(cmd, cwd=bdir).returncode
