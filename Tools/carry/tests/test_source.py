@@ -1,5 +1,7 @@
 import json
+import subprocess
 import time
+from pathlib import Path
 
 from conftest import git, make_fake_tree, write
 
@@ -98,3 +100,91 @@ def test_source_debian_cached_is_used_without_apt(carry, tmp_path, monkeypatch):
         carry_mod.debian_version_key("3.13.15-1")
     assert carry_mod.debian_version_key("3.13.15-10") > \
         carry_mod.debian_version_key("3.13.15-9")
+
+
+# --------------------------------------------------------------------------
+# apt-sources: the deb-src entry, from the machine's own Debian entry
+
+MIRROR = "http://mirror.example.invalid/debian"
+DEB822 = f"""\
+Types: deb
+URIs: {MIRROR}
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+
+Types: deb
+URIs: {MIRROR}-security
+Suites: bookworm-security
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"""
+OTHER = """\
+Types: deb
+URIs: https://vendor.example.invalid/apt
+Suites: nodistro
+Components: main
+"""
+
+
+def fake_etc(root, codename="bookworm", sources=None, one_line=None):
+    write(root / "os-release", f'NAME="Debian"\nVERSION_CODENAME={codename}\n')
+    write(root / "apt" / "sources.list", one_line or "")
+    if sources:
+        write(root / "apt" / "sources.list.d" / "debian.sources", sources)
+    write(root / "apt" / "sources.list.d" / "other.sources", OTHER)
+    return root
+
+
+def test_apt_sources_from_deb822(carry, tmp_path):
+    etc = fake_etc(tmp_path / "etc", sources=DEB822)
+    p = carry("apt-sources", "--etc", etc, ok=True)
+    assert p.stdout == (f"Types: deb-src\nURIs: {MIRROR}\nSuites: sid forky\n"
+                        "Components: main\nSigned-By: "
+                        "/usr/share/keyrings/debian-archive-keyring.gpg\n")
+    assert not (etc / "apt/sources.list.d/debian-src.sources").exists()
+    carry("apt-sources", "--etc", etc, "--write", ok=True)
+    assert (etc / "apt/sources.list.d/debian-src.sources").read_text() == \
+        p.stdout
+
+
+def test_apt_sources_from_one_line_sources_list(carry, tmp_path):
+    etc = fake_etc(tmp_path / "etc", codename="trixie", one_line=(
+        "# a comment\n"
+        f"deb [arch=amd64 signed-by=/etc/apt/keyrings/d.gpg] {MIRROR} trixie "
+        "main contrib\n"
+        f"deb {MIRROR} trixie-updates main\n"))
+    p = carry("apt-sources", "--etc", etc, ok=True)
+    assert f"URIs: {MIRROR}\n" in p.stdout
+    assert "Signed-By: /etc/apt/keyrings/d.gpg\n" in p.stdout
+    assert "Types: deb-src\n" in p.stdout and "Suites: sid forky\n" in p.stdout
+
+
+def test_apt_sources_keeps_an_inline_key(tmp_path):
+    from carrylib import source
+    key = "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nmQINBF\n-----END PGP"
+    stanza = DEB822.split("\n\n")[0].replace(
+        "Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg",
+        "Signed-By: -----BEGIN PGP PUBLIC KEY BLOCK-----\n .\n mQINBF\n"
+        " -----END PGP")
+    etc = fake_etc(tmp_path / "etc", sources=stanza + "\n")
+    text = source.deb_src_stanza(etc)
+    assert source.parse_deb822(text)[0]["signed-by"] == key
+    assert text.endswith("Signed-By: -----BEGIN PGP PUBLIC KEY BLOCK-----\n"
+                         " .\n mQINBF\n -----END PGP\n")
+
+
+def test_apt_sources_without_debian_entry(carry, tmp_path):
+    etc = fake_etc(tmp_path / "etc", sources=DEB822.replace("Types: deb\n",
+                                                           "Types: deb\nEnabled: no\n"))
+    p = carry("apt-sources", "--etc", etc, "--write", ok=False)
+    assert "no Debian entry of type deb for this release (bookworm)" in p.stderr
+    assert not (etc / "apt/sources.list.d/debian-src.sources").exists()
+
+
+def test_no_mirror_host_in_the_tools():
+    repo = Path(__file__).resolve().parents[3]
+    spelled = subprocess.run(["git", "grep", "-l", "deb.debian" + ".org", "--",
+                              "Tools", ".ci", "tox.ini"],
+                             cwd=repo, capture_output=True, text=True)
+    assert (spelled.returncode, spelled.stdout) == (1, "")
