@@ -22,13 +22,14 @@ import json
 import os
 import platform
 import signal
+import statistics
 import subprocess
 import sys
 import sysconfig
 import tempfile
 from pathlib import Path
 
-from contenders import CONTENDERS, PEERS, available
+from contenders import CONTENDERS, PEERS, UNBOUNDED, available
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parents[1]
@@ -38,40 +39,52 @@ QUICK_RESULTS_DIR = REPO_DIR / "build" / "bench-quick"
 OURS = ["ours-async-for", "ours-for"]
 FLOOR = "floor"
 SEMAPHORE = "semaphore-gather"
-STDLIB_CONTENDERS = [*OURS, SEMAPHORE, "taskgroup-semaphore", "polling",
-                     FLOOR]
+FAIR_POOL = "fair-pool"
+POOLS = ["worker-pool", "worker-pool-tasks", FAIR_POOL]
+STDLIB_CONTENDERS = [*OURS, SEMAPHORE, "taskgroup-semaphore", *POOLS,
+                     "polling", FLOOR]
 ALL_CONTENDERS = [*STDLIB_CONTENDERS, *PEERS]
+# Today's as_completed() has no limit: not in the latency and HTTP runs.
+WITH_UNBOUNDED = [*ALL_CONTENDERS, *UNBOUNDED]
 
-# pyperf settings per number of tasks: (processes, values, warmups).
+# pyperf settings per number of tasks: (processes, values, warmups); the
+# processes of the contenders take turns.
 FULL = {
-    "time_sizes": {10**4: (6, 3, 1), 10**5: (3, 2, 1), 10**6: (1, 1, 0)},
-    "time_contenders": ALL_CONTENDERS,
+    "time_sizes": {10**4: (6, 3, 1), 10**5: (3, 2, 1), 10**6: (3, 1, 0)},
+    "time_contenders": WITH_UNBOUNDED,
     "memory_sizes": [10**3, 10**4, 10**5, 10**6],
-    "memory_contenders": ALL_CONTENDERS,
+    "memory_contenders": WITH_UNBOUNDED,
     # RSS only, for the two that stay flat: about a minute each.
     "memory_large_size": 10**7,
     "memory_large_contenders": ["ours-async-for", FLOOR],
     "latency_limits": [10, 100, 1000],
     "latency_contenders": ALL_CONTENDERS,
     "http_requests": 10**5,
+    "http_large_requests": 10**6,
 }
 QUICK = {
-    "time_sizes": {10**4: (2, 2, 1), 10**5: (1, 1, 0)},
-    "time_contenders": STDLIB_CONTENDERS,
+    "time_sizes": {10**4: (3, 2, 1), 10**5: (3, 1, 0)},
+    "time_contenders": [*STDLIB_CONTENDERS, *UNBOUNDED],
     "memory_sizes": [10**3, 10**4, 10**5],
-    "memory_contenders": STDLIB_CONTENDERS,
+    "memory_contenders": [*STDLIB_CONTENDERS, *UNBOUNDED],
     "memory_large_size": None,
     "memory_large_contenders": [],
     "latency_limits": [100],
     "latency_contenders": STDLIB_CONTENDERS,
     "http_requests": 5000,
+    "http_large_requests": 5000,
 }
 TIME_LIMIT = 100
 MEMORY_LIMIT = 100
 MEAN_DELAY = 0.010  # Latency workload: sleeps uniform in 0..2*MEAN_DELAY.
 LATENCY_IDEAL_SECONDS = {"full": 2.0, "quick": 0.5}  # N = L/m * this.
 HTTP_LIMIT = 1000
-HTTP_CONTENDERS = ["ours-async-for", SEMAPHORE]
+HTTP_CONTENDERS = ["ours-async-for", SEMAPHORE, *POOLS]
+# The posts' 1 million requests: RSS sampled every HTTP_LARGE_SAMPLES-th of
+# the requests.
+HTTP_LARGE_CONTENDERS = ["ours-async-for", SEMAPHORE, FAIR_POOL]
+HTTP_LARGE_SAMPLES = 100
+HTTP_LARGE_TIMEOUT = 1800  # Seconds for one client run.
 POINT_TIMEOUT = 900  # Seconds for one memory or latency point.
 LARGE_POINT_TIMEOUT = 300
 HTTP_TIMEOUT = 1200  # Seconds for one HTTP client run.
@@ -79,7 +92,10 @@ HTTP_TIMEOUT = 1200  # Seconds for one HTTP client run.
 # 3 times the slowest contender on this machine under load.
 ROUND_TIMEOUT_PER_ITEM = 3e-4
 
-# Targets: the headline claims, checked by "report".
+# Targets: the headline claims, checked by "report" in a full run, from
+# the medians of at least MIN_SAMPLES timings on each side.  A quick run
+# prints the figures only.
+MIN_SAMPLES = 3
 FLOOR_RATIO_TARGET = 1.2
 SEMAPHORE_SPEEDUP_TARGET = 2.0
 MEMORY_GROWTH_TARGET = 1_000_000  # bytes, from N=10**4 to N=10**6.
@@ -209,24 +225,39 @@ def by_contender(rows, key):
     return table
 
 
+def median(point):
+    return statistics.median(point["values_us"])
+
+
+def spread(point):
+    """The median and the range of a time point's samples, as text."""
+    values = point["values_us"]
+    if len(values) == 1:
+        return f"{values[0]:.2f} (1 sample)"
+    return f"{median(point):.2f} ({min(values):.2f}-{max(values):.2f})"
+
+
 def time_table(section):
     table = by_contender(section["rows"], "n")
     sizes = sorted({row["n"] for row in section["rows"]})
-    floor = table.get(FLOOR, {})
     largest = sizes[-1]
+    references = [(title, table[name][largest])
+                  for name, title in ((FLOOR, "floor"), (OURS[0], "ours"))
+                  if largest in table.get(name, {})]
     headers = ["contender", *(f"N={n:.0e} us/item" for n in sizes),
-               f"x floor (N={largest:.0e})"]
+               *(f"x {title} (N={largest:.0e})" for title, _ in references)]
     rows = []
     for name, points in table.items():
-        cells = [f"{points[n]['mean_us']:.2f}" if n in points else "-"
-                 for n in sizes]
-        ratio = "-"
-        if largest in points and largest in floor:
-            ratio = points[largest]["mean_us"] / floor[largest]["mean_us"]
-            ratio = f"{ratio:.2f}"
-        rows.append([label(name), *cells, ratio])
+        cells = [spread(points[n]) if n in points else "-" for n in sizes]
+        for _, reference in references:
+            cells.append(f"{median(points[largest]) / median(reference):.2f}"
+                         if largest in points else "-")
+        rows.append([label(name), *cells])
+    samples = sorted({len(row["values_us"]) for row in section["rows"]})
     text = (f"Trivial tasks (await asyncio.sleep(0)), limit"
-            f" {section['limit']}: time per item\n"
+            f" {section['limit']}: time per item in us, median (min-max)"
+            f" of {'/'.join(map(str, samples))} samples; ratios of the"
+            f" medians to the floor and to ours (async for)\n"
             + format_table(headers, rows))
     for failure in section.get("killed", []):
         text += f"\nKILLED, no result in time (hung?): {failure}"
@@ -276,13 +307,18 @@ def http_table(section):
              f"{row['seconds']:.1f}", f"{row['requests_per_second']:.0f}",
              megabytes(row["peak_rss_kib"], 1024)]
             for row in section["rows"]]
+    sampled = ""
+    if "rss_every" in section:
+        sampled = f"; RSS sampled every {section['rss_every']} requests"
     return (f"HTTP on loopback: aiohttp server answering after 0-30 ms,"
             f" one ClientSession, TCPConnector(limit={section['limit']}),"
-            f" limit {section['limit']}\n" + format_table(headers, rows))
+            f" limit {section['limit']}{sampled}\n"
+            + format_table(headers, rows))
 
 
 TABLES = {"time": time_table, "memory": memory_table,
-          "latency": latency_table, "http": http_table}
+          "latency": latency_table, "http": http_table,
+          "http_large": http_table}
 
 
 # Measurements
@@ -324,6 +360,7 @@ def measure_time(args):
                 values_us = [value * 1e6 for value in bench.get_values()]
                 rows.append({
                     "contender": bench.get_name(), "n": n,
+                    "median_us": statistics.median(values_us),
                     "mean_us": bench.mean() * 1e6,
                     "stdev_us": (bench.stdev() * 1e6
                                  if len(values_us) > 1 else None),
@@ -413,10 +450,9 @@ def start_server(lifetime):
     return server, int(port)
 
 
-def measure_http(args):
-    requests = args.requests or args.settings["http_requests"]
-    names = contenders_to_run(HTTP_CONTENDERS)
-    server, port = start_server(lifetime=HTTP_TIMEOUT * len(names) + 60)
+def run_http_clients(names, requests, timeout, rss_every=0):
+    """Run the HTTP client of each contender in turn against one server."""
+    server, port = start_server(lifetime=(timeout + 60) * len(names))
     rows = []
     try:
         for name in names:
@@ -425,23 +461,41 @@ def measure_http(args):
             fetch = python_script(
                 "http_load.py", "fetch", name, "--port", port,
                 "--requests", requests, "--limit", HTTP_LIMIT,
-                "--timeout", HTTP_TIMEOUT)
+                "--timeout", timeout, "--rss-every", rss_every)
             result = run_json(python_script(
-                "peak_rss.py", "--timeout", HTTP_TIMEOUT + 30, "--", *fetch),
-                HTTP_TIMEOUT + 60)
+                "peak_rss.py", "--timeout", timeout + 30, "--", *fetch),
+                timeout + 60)
             if result is not None:
                 rows.append(result)
     finally:
         server.terminate()
         server.wait(timeout=30)
+    return rows
+
+
+def measure_http(args):
+    requests = args.requests or args.settings["http_requests"]
+    rows = run_http_clients(contenders_to_run(HTTP_CONTENDERS), requests,
+                            HTTP_TIMEOUT)
     section = {"limit": HTTP_LIMIT, "rows": rows}
     store_section(args, "http", section)
+    print(http_table(section))
+
+
+def measure_http_large(args):
+    requests = args.requests or args.settings["http_large_requests"]
+    rss_every = max(1, requests // HTTP_LARGE_SAMPLES)
+    rows = run_http_clients(contenders_to_run(HTTP_LARGE_CONTENDERS),
+                            requests, HTTP_LARGE_TIMEOUT, rss_every)
+    section = {"limit": HTTP_LIMIT, "rss_every": rss_every, "rows": rows}
+    store_section(args, "http_large", section)
     print(http_table(section))
 
 
 # Report and plots
 
 def ratio_lines(time_section):
+    """Ours against the floor and Semaphore + gather, per N, from medians."""
     table = by_contender(time_section["rows"], "n")
     lines = []
     for n in sorted({row["n"] for row in time_section["rows"]}):
@@ -452,15 +506,15 @@ def ratio_lines(time_section):
             if ours is None:
                 continue
             if floor is not None:
-                ratio = ours["mean_us"] / floor["mean_us"]
-                lines.append(verdict(
-                    ratio <= FLOOR_RATIO_TARGET,
+                ratio = median(ours) / median(floor)
+                lines.append((
+                    ratio <= FLOOR_RATIO_TARGET, (ours, floor),
                     f"{label(name)}, N={n:.0e}: {ratio:.2f}x the floor"
                     f" (target <= {FLOOR_RATIO_TARGET}x)"))
             if semaphore is not None:
-                speedup = semaphore["mean_us"] / ours["mean_us"]
-                lines.append(verdict(
-                    speedup >= SEMAPHORE_SPEEDUP_TARGET,
+                speedup = median(semaphore) / median(ours)
+                lines.append((
+                    speedup >= SEMAPHORE_SPEEDUP_TARGET, (ours, semaphore),
                     f"{label(name)}, N={n:.0e}: {speedup:.2f}x faster than"
                     f" Semaphore + gather (target >= "
                     f"{SEMAPHORE_SPEEDUP_TARGET}x)"))
@@ -480,8 +534,8 @@ def memory_lines(memory_section):
             if small is None or large is None:
                 continue
             growth = (large - small) * unit
-            lines.append(verdict(
-                growth < MEMORY_GROWTH_TARGET,
+            lines.append((
+                growth < MEMORY_GROWTH_TARGET, (),
                 f"{label(name)}: {what} grows by {growth / 1e6:+.3f} MB"
                 f" from N=1e4 to N=1e6 (target < 1 MB)"))
     return lines
@@ -491,8 +545,8 @@ def latency_lines(latency_section):
     lines = []
     for row in latency_section["rows"]:
         if row["contender"] in OURS:
-            lines.append(verdict(
-                row["efficiency"] >= LATENCY_EFFICIENCY_TARGET,
+            lines.append((
+                row["efficiency"] >= LATENCY_EFFICIENCY_TARGET, (),
                 f"{label(row['contender'])}, L={row['limit']}:"
                 f" {100 * row['efficiency']:.1f}% of L/m"
                 f" ({100 * row['efficiency_measured_sleep']:.1f}% of L over"
@@ -500,7 +554,15 @@ def latency_lines(latency_section):
     return lines
 
 
-def verdict(met, text):
+def verdict(met, time_points, text):
+    """Return *text* with met or MISSED, or with the reason for neither.
+
+    *time_points* are the timings compared: each needs MIN_SAMPLES.
+    """
+    samples = min((len(point["values_us"]) for point in time_points),
+                  default=MIN_SAMPLES)
+    if samples < MIN_SAMPLES:
+        return f"{samples} sample{'s' * (samples > 1)}, no verdict: {text}"
     return f"{'met   ' if met else 'MISSED'}  {text}"
 
 
@@ -525,9 +587,13 @@ def report(args):
         lines += memory_lines(results["memory"])
     if "latency" in results:
         lines += latency_lines(results["latency"])
-    if lines:
+    if lines and results["mode"] == "quick":
+        print("\nTargets: the figures only; a quick run has too few"
+              " samples for verdicts")
+        print("\n".join(text for _, _, text in lines))
+    elif lines:
         print("\nTargets")
-        print("\n".join(lines))
+        print("\n".join(verdict(*line) for line in lines))
 
 
 def plot(args):
@@ -541,12 +607,12 @@ def plot(args):
         for name, points in by_contender(results["time"]["rows"],
                                          "n").items():
             sizes = sorted(points)
-            axes.plot(sizes, [points[n]["mean_us"] for n in sizes],
+            axes.plot(sizes, [median(points[n]) for n in sizes],
                       marker="o", label=label(name), **line_style(name))
         axes.set_xscale("log")
         axes.set_yscale("log")
         axes.set_xlabel("number of tasks N")
-        axes.set_ylabel("microseconds per task (log)")
+        axes.set_ylabel("microseconds per task, median (log)")
         axes.set_title(f"Trivial tasks, limit {results['time']['limit']}:"
                        f" time per task (lower is better)")
         finish(figure, axes, args.results_dir / "time_per_item.png")
@@ -598,13 +664,29 @@ def plot(args):
                        f" {results['latency']['mean_delay'] * 1e3:g} ms):"
                        f" throughput against Little's law bound")
         finish(figure, axes, args.results_dir / "latency.png")
+    if "http_large" in results:
+        figure, axes = plt.subplots(figsize=(8, 5))
+        for row in results["http_large"]["rows"]:
+            done, rss = zip(*row["rss_samples_kib"])
+            axes.plot(done, [kib * 1024 / 1e6 for kib in rss],
+                      label=label(row["contender"]),
+                      **line_style(row["contender"]))
+        axes.set_yscale("log")
+        axes.set_xlabel("requests done")
+        axes.set_ylabel("resident set size, MB (log)")
+        axes.set_title(f"{results['http_large']['rows'][0]['requests']:,}"
+                       f" HTTP requests on loopback, limit"
+                       f" {results['http_large']['limit']}: client memory")
+        finish(figure, axes, args.results_dir / "http_rss.png")
 
 
 COLORS = {
     "ours-async-for": "tab:blue", "ours-for": "tab:cyan",
     "semaphore-gather": "tab:red", "taskgroup-semaphore": "tab:orange",
     "polling": "tab:purple", "floor": "black", "aiostream": "tab:green",
-    "aiometer": "tab:olive",
+    "aiometer": "tab:olive", "unbounded": "tab:gray",
+    "worker-pool": "tab:pink", "worker-pool-tasks": "tab:brown",
+    "fair-pool": "darkgreen",
 }
 
 
@@ -634,7 +716,7 @@ def finish(figure, legend_axes, path):
 
 def run_all(args):
     for measure in (measure_time, measure_memory, measure_latency,
-                    measure_http):
+                    measure_http, measure_http_large):
         measure(args)
     plot(args)
     print()
@@ -664,16 +746,19 @@ def main():
             ("latency", measure_latency,
              "throughput of latency-bound tasks against L/m"),
             ("http", measure_http, "requests/s and peak RSS over HTTP"),
+            ("http-large", measure_http_large,
+             "the posts' 1 million requests: peak RSS and RSS against"
+             " requests done, for ours, Semaphore + gather, the fair pool"),
             ("report", report, "print the tables and the targets"),
             ("plot", plot, "draw the PNG plots"),
             ("all", run_all, "measure everything, plot and report")):
         command = commands.add_parser(name, parents=[common], help=help_text)
-        command.set_defaults(function=function)
-        if name in ("http", "all"):
+        command.set_defaults(function=function, requests=None)
+        if name in ("http", "http-large"):
+            key = f"{name.replace('-', '_')}_requests"
             command.add_argument("--requests", type=int,
                                  help="number of HTTP requests (default:"
-                                      f" {FULL['http_requests']},"
-                                      f" {QUICK['http_requests']} with"
+                                      f" {FULL[key]}, {QUICK[key]} with"
                                       " --quick)")
     args = parser.parse_args()
     args.mode = "quick" if args.quick else "full"

@@ -4,7 +4,8 @@
 127.0.0.1 and a free port that it prints, and stops by itself after
 --lifetime seconds.  "fetch" makes --requests requests through one
 aiohttp ClientSession, at most --limit at once with one contender, and
-prints one JSON line.
+prints one JSON line; with --rss-every K it also samples its resident
+set size (VmRSS of /proc/self/status) every K requests done.
 """
 
 import argparse
@@ -47,18 +48,43 @@ async def fetch_one(session, url_format, i):
         return await response.read()
 
 
-async def fetch(contender, port, requests, limit, timeout):
+def rss_kib():
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+async def fetch(contender, port, requests, limit, timeout, rss_every):
     run = CONTENDERS[contender][0]
     url_format = f"http://127.0.0.1:{port}/{{}}"
+    done = 0
+    rss_samples = [[0, rss_kib()]]  # [requests done, VmRSS in KiB]
+
+    async def fetch_sampling(session, i):
+        nonlocal done
+        body = await fetch_one(session, url_format, i)
+        done += 1
+        if done % rss_every == 0:
+            rss_samples.append([done, rss_kib()])
+        return body
+
     async with ClientSession(connector=TCPConnector(limit=limit)) as session:
-        work = functools.partial(fetch_one, session, url_format)
+        if rss_every:
+            work = functools.partial(fetch_sampling, session)
+        else:
+            work = functools.partial(fetch_one, session, url_format)
         start = time.perf_counter()
         async with asyncio.timeout(timeout):
             completed = await run(work, requests, limit)
         seconds = time.perf_counter() - start
-    return {"contender": contender, "requests": completed,
-            "limit": limit, "seconds": seconds,
-            "requests_per_second": completed / seconds}
+    result = {"contender": contender, "requests": completed,
+              "limit": limit, "seconds": seconds,
+              "requests_per_second": completed / seconds}
+    if rss_every:
+        result["rss_samples_kib"] = rss_samples
+    return result
 
 
 def main():
@@ -76,13 +102,17 @@ def main():
     fetch_parser.add_argument("--limit", type=int, required=True)
     fetch_parser.add_argument("--timeout", type=float, required=True,
                               help="give up after this many seconds")
+    fetch_parser.add_argument("--rss-every", type=int, default=0,
+                              metavar="K",
+                              help="sample VmRSS every K requests done")
     args = parser.parse_args()
     if args.command == "serve":
         asyncio.run(serve(args.lifetime, args.max_delay, args.seed))
         return
     try:
         result = asyncio.run(fetch(args.contender, args.port, args.requests,
-                                   args.limit, args.timeout))
+                                   args.limit, args.timeout,
+                                   args.rss_every))
     except TimeoutError:
         sys.exit(f"http_load.py: {args.contender} not done after"
                  f" {args.timeout:g} s")
