@@ -16,7 +16,9 @@ import check_docs  # noqa: E402
 
 REPO = HERE.parents[2]
 REAL_NEWS = sorted((REPO / "Misc" / "NEWS.d" / "next").glob("*/*.rst"))
-BLURB = shutil.which("blurb")
+# blurb of the interpreter running the tests (tox -e tools installs it)
+BLURB = (shutil.which("blurb", path=str(Path(sys.executable).parent))
+         or shutil.which("blurb"))
 
 
 # --------------------------------------------------------------------------
