@@ -101,6 +101,7 @@ SEMAPHORE_SPEEDUP_TARGET = 2.0
 MEMORY_GROWTH_TARGET = 1_000_000  # bytes, from N=10**4 to N=10**6.
 LATENCY_EFFICIENCY_TARGET = 0.98
 
+
 def python_script(name, *args):
     return [sys.executable, str(BENCH_DIR / name), *map(str, args)]
 
@@ -764,7 +765,8 @@ def main():
     args.mode = "quick" if args.quick else "full"
     args.settings = QUICK if args.quick else FULL
     if args.results_dir is None:
-        args.results_dir = QUICK_RESULTS_DIR if args.quick else FULL_RESULTS_DIR
+        args.results_dir = (QUICK_RESULTS_DIR if args.quick
+                            else FULL_RESULTS_DIR)
     check_interpreter()
     args.function(args)
 

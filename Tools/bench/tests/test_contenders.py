@@ -10,16 +10,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import bench_as_completed
-import contenders
+import bench_as_completed  # noqa: E402
+import contenders  # noqa: E402
 
 # as_completed(limit=) exists only in the patched interpreter; the peers only
 # where their package is installed.
 PATCHED = 'limit' in inspect.signature(asyncio.as_completed).parameters
 RUNNABLE = [name for name in contenders.available(contenders.CONTENDERS)
             if name not in contenders.PATCHED_ONLY or PATCHED]
-
-
 
 
 def run_counting(name, n, limit):
