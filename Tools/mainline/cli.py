@@ -1,0 +1,111 @@
+"""Command line: ``python Tools/mainline {chroot,apply,test}``.
+
+Each subcommand is one stage and can be run again at any time: the chroot
+is made once and reused, apply is idempotent, test only reads.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from mainline import aptsource, apply, chroot, regrtest
+from mainline.errors import MainlineError
+from mainline.process import info, run
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_ROOT = REPO / "build" / "mainline" / "sid"
+
+
+def cmd_chroot(args) -> int:
+    mirror = args.mirror or aptsource.debian_mirror()
+    chroot.make_chroot(args.root, mirror, rebuild=args.rebuild)
+    return 0
+
+
+def cmd_apply(args) -> int:
+    stamp = chroot.require_chroot(args.root)
+    base = apply.BaseTree(args.base_tree or apply.default_base_tree(args.repo))
+    info(f"applying the change to CPython {stamp['python_version']}'s "
+         f"/{chroot.LIB}")
+    lines = apply.apply_change(args.repo, args.root, args.root / chroot.LIB,
+                               args.root / chroot.STATE, base)
+    for line in lines:
+        info("  " + line)
+    return 0
+
+
+def cmd_test(args) -> int:
+    chroot.require_chroot(args.root)
+    if (apply.applied_inputs(args.root / chroot.STATE)
+            != apply.inputs_digest(args.repo)):
+        raise MainlineError(f"{args.root} does not hold the repository's "
+                            "current change: run the `apply` subcommand first")
+    chroot.require_root("running the tests in the chroot")
+    new_tests = regrtest.new_tests(args.repo, args.new_tests)
+    runs = [("all of test_asyncio", regrtest.full_run(args.jobs)),
+            ("the new tests, -R 3:3 on the debug build",
+             regrtest.refleak_run(new_tests))]
+    results = []
+    with chroot.mounted(args.root):
+        for title, command in runs:
+            info(f"--- {title}")
+            start = time.monotonic()
+            status = run(chroot.chroot_command(args.root, command),
+                         check=False, env=chroot.chroot_env())
+            results.append((title, status, time.monotonic() - start))
+    for title, status, seconds in results:
+        verdict = "passed" if status == 0 else f"FAILED (status {status})"
+        info(f"{title}: {verdict} in {seconds:.0f} s")
+    return 1 if any(status for _, status, _ in results) else 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python Tools/mainline",
+        description="Verify the change on CPython 3.15 from Debian sid's "
+                    "binary packages, in a chroot (root only).")
+    parser.add_argument("--root", type=Path, default=DEFAULT_ROOT,
+                        help="the chroot (default: %(default)s)")
+    parser.add_argument("--repo", type=Path, default=REPO,
+                        help="the repository (default: %(default)s)")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("chroot", help="make the sid chroot with CPython 3.15 "
+                       "(once; reused after)")
+    p.add_argument("--mirror", help="Debian mirror URI (default: the "
+                   "machine's own, from /etc/apt)")
+    p.add_argument("--rebuild", action="store_true",
+                   help="make it anew even if it is there")
+    p.set_defaults(func=cmd_chroot)
+
+    p = sub.add_parser("apply", help="put the change into the chroot's "
+                       f"/{chroot.LIB} (idempotent)")
+    p.add_argument("--base-tree", type=Path, help="CPython "
+                   f"{apply.BASE_VERSION} sources, for three-way merges "
+                   "(default: carry.py's cache)")
+    p.set_defaults(func=cmd_apply)
+
+    p = sub.add_parser("test", help="all of test_asyncio with warnings as "
+                       "errors, then the new tests under -R 3:3 on "
+                       "python3.15-dbg")
+    p.add_argument("-j", "--jobs", type=int, default=2,
+                   help="regrtest workers for test_asyncio (default: 2)")
+    p.add_argument("--new-tests", metavar="REGRTEST_ARGS",
+                   help="regrtest arguments selecting the new tests "
+                   f"(default: test_asyncio.{regrtest.NEW_TESTS} if the "
+                   f"module exists, else test_asyncio.test_tasks -m "
+                   f"'{regrtest.NEW_TESTS}*')")
+    p.set_defaults(func=cmd_test)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    args.root = args.root.resolve()
+    args.repo = args.repo.resolve()
+    try:
+        return args.func(args)
+    except (MainlineError, OSError) as e:
+        print(f"mainline: error: {e}", file=sys.stderr)
+        return 2
