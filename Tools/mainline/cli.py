@@ -42,7 +42,7 @@ def cmd_test(args) -> int:
         raise MainlineError(f"{args.root} does not hold the repository's "
                             "current change: run the `apply` subcommand first")
     chroot.require_root("running the tests in the chroot")
-    new_tests = regrtest.new_tests(args.repo, args.new_tests)
+    new_tests = regrtest.new_tests(args.new_tests)
     runs = [("all of test_asyncio", regrtest.full_run(args.jobs)),
             ("the new tests, -R 3:3 on the debug build",
              regrtest.refleak_run(new_tests))]

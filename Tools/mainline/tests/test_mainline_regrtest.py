@@ -1,35 +1,15 @@
-import pytest
-
 from mainline import regrtest
-from mainline.errors import MainlineError
-
-MODULE = "Lib/test/test_asyncio/test_as_completed_limit.py"
 
 
-def test_new_tests_are_the_module_when_it_exists(fake):
-    assert regrtest.new_tests(fake.repo) == [
-        "test_asyncio.test_as_completed_limit"]
+def test_new_tests_are_those_of_tasks_and_graph():
+    assert regrtest.new_tests() == [
+        "test_asyncio.test_tasks", "test_asyncio.test_graph",
+        "-m", "test_as_completed_limit*",
+        "-m", "test_stack_as_completed_limit*"]
 
 
-@pytest.mark.parametrize("diff", regrtest.TASKS_TESTS_DIFFS)
-def test_new_tests_moved_into_test_tasks(fake, diff):
-    (fake.repo / MODULE).unlink()
-    (fake.repo / diff).parent.mkdir(parents=True, exist_ok=True)
-    (fake.repo / diff).write_text(
-        "+class AsCompletedLimitTests:\n"
-        "+    def test_as_completed_limit_x(self):\n")
-    assert regrtest.new_tests(fake.repo) == [
-        "test_asyncio.test_tasks", "-m", "test_as_completed_limit*"]
-
-
-def test_no_new_tests_is_an_error(fake):
-    (fake.repo / MODULE).unlink()
-    with pytest.raises(MainlineError, match="cannot find the new tests"):
-        regrtest.new_tests(fake.repo)
-
-
-def test_override_is_split_like_a_shell(fake):
-    assert regrtest.new_tests(fake.repo, "test_asyncio.test_tasks -m 'x y*'") \
+def test_override_is_split_like_a_shell():
+    assert regrtest.new_tests("test_asyncio.test_tasks -m 'x y*'") \
         == ["test_asyncio.test_tasks", "-m", "x y*"]
 
 
