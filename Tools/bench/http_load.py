@@ -5,13 +5,15 @@
 --lifetime seconds.  "fetch" makes --requests requests through one
 aiohttp ClientSession, at most --limit at once with one contender, and
 prints one JSON line; with --rss-every K it also samples its resident
-set size (VmRSS of /proc/self/status) every K requests done.
+set size (VmRSS of /proc/self/status) every K requests done, and at the
+--timeout it reports the requests done so far instead of failing.
 """
 
 import argparse
 import asyncio
 import functools
 import json
+import os
 import random
 import socket
 import sys
@@ -76,10 +78,25 @@ async def fetch(contender, port, requests, limit, timeout, rss_every):
         else:
             work = functools.partial(fetch_one, session, url_format)
         start = time.perf_counter()
-        async with asyncio.timeout(timeout):
-            completed = await run(work, requests, limit)
+        try:
+            async with asyncio.timeout(timeout):
+                completed = await run(work, requests, limit)
+        except TimeoutError:
+            if not rss_every:
+                raise
+            # Cut short: report the requests done and leave at once,
+            # without tearing down the pending ones (up to one task each).
+            seconds = time.perf_counter() - start
+            print(json.dumps({
+                "contender": contender, "requests": done,
+                "requests_asked": requests, "finished": False,
+                "limit": limit, "seconds": seconds,
+                "requests_per_second": done / seconds,
+                "rss_samples_kib": rss_samples}), flush=True)
+            os._exit(0)
         seconds = time.perf_counter() - start
     result = {"contender": contender, "requests": completed,
+              "requests_asked": requests, "finished": True,
               "limit": limit, "seconds": seconds,
               "requests_per_second": completed / seconds}
     if rss_every:
