@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from mainline import aptsource, apply, chroot, regrtest
+from mainline import apply, chroot, regrtest
 from mainline.errors import MainlineError
 from mainline.process import info, run
 
@@ -17,8 +17,19 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_ROOT = REPO / "build" / "mainline" / "sid"
 
 
+def debian_mirror(etc: Path = Path("/etc")) -> str:
+    """The first URI of this machine's Debian entry, as carry reads it."""
+    sys.path.insert(0, str(REPO / "Tools" / "carry"))
+    from carrylib.source import apt_entries, debian_entry, os_codename
+    entry = debian_entry(apt_entries(etc), os_codename(etc))
+    if entry is None:
+        raise MainlineError(f"no Debian entry for this release in "
+                            f"{etc / 'apt'}: pass the mirror with --mirror URI")
+    return entry["uris"].split()[0].rstrip("/")
+
+
 def cmd_chroot(args) -> int:
-    mirror = args.mirror or aptsource.debian_mirror()
+    mirror = args.mirror or debian_mirror()
     chroot.make_chroot(args.root, mirror, rebuild=args.rebuild)
     return 0
 

@@ -1,6 +1,9 @@
 import json
 
+import pytest
+
 from mainline import apply, chroot, cli, regrtest
+from mainline.errors import MainlineError
 
 
 def make_ready(fake):
@@ -53,3 +56,21 @@ def test_test_runs_both_runs_and_fails_if_one_fails(fake, monkeypatch,
     out = capsys.readouterr().out
     assert "all of test_asyncio: passed" in out
     assert "-R 3:3 on the debug build: FAILED (status 2)" in out
+
+
+def test_mirror_is_the_machines_debian_entry(tmp_path):
+    (tmp_path / "apt" / "sources.list.d").mkdir(parents=True)
+    (tmp_path / "os-release").write_text("VERSION_CODENAME=bookworm\n")
+    (tmp_path / "apt" / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.example/debian-security\n"
+        "Suites: bookworm-security\nComponents: main\n\n"
+        "Types: deb\nURIs: http://mirror.example/debian/\n"
+        "Suites: bookworm bookworm-updates\nComponents: main\n")
+    assert cli.debian_mirror(tmp_path) == "http://mirror.example/debian"
+
+
+def test_no_debian_entry_is_a_clear_error(tmp_path):
+    (tmp_path / "apt").mkdir()
+    (tmp_path / "os-release").write_text("VERSION_CODENAME=bookworm\n")
+    with pytest.raises(MainlineError, match="--mirror"):
+        cli.debian_mirror(tmp_path)
