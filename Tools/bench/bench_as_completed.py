@@ -494,8 +494,16 @@ def measure_http(args):
 def measure_http_large(args):
     requests = args.requests or args.settings["http_large_requests"]
     rss_every = max(1, requests // HTTP_LARGE_SAMPLES)
-    rows = run_http_clients(contenders_to_run(HTTP_LARGE_CONTENDERS),
-                            requests, args.seconds, rss_every)
+    names = (args.contenders.split(",") if args.contenders
+             else HTTP_LARGE_CONTENDERS)
+    rows = run_http_clients(contenders_to_run(names), requests, args.seconds,
+                            rss_every)
+    if args.contenders:  # Rerun these, keep the others' rows.
+        rows += [row for row in load_results(args).get(
+                     "http_large", {"rows": []})["rows"]
+                 if row["contender"] not in names]
+        rows.sort(key=lambda row: HTTP_LARGE_CONTENDERS.index(
+            row["contender"]))
     section = {"limit": HTTP_LIMIT, "rss_every": rss_every, "rows": rows}
     store_section(args, "http_large", section)
     print(http_table(section))
@@ -769,6 +777,9 @@ def main():
                 "--seconds", type=float, default=HTTP_LARGE_SECONDS,
                 help="bound of each client run: at this time it stops and"
                      " reports the requests done (default: %(default)s)")
+            command.add_argument(
+                "--contenders", help="comma-separated: rerun only these,"
+                " keeping the other rows")
         if name in ("http", "http-large"):
             key = f"{name.replace('-', '_')}_requests"
             command.add_argument("--requests", type=int,
