@@ -694,7 +694,8 @@ def plot(args):
         axes.set_yscale("log")
         axes.set_xlabel("requests done")
         axes.set_ylabel("resident set size, MB (log)")
-        axes.set_title(f"{results['http_large']['rows'][0]['requests']:,}"
+        first = results["http_large"]["rows"][0]
+        axes.set_title(f"{first.get('requests_asked', first['requests']):,}"
                        f" HTTP requests on loopback, limit"
                        f" {results['http_large']['limit']}: client memory")
         finish(figure, axes, args.results_dir / "http_rss.png")
