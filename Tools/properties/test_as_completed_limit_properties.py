@@ -180,11 +180,16 @@ class BaseProperties:
                               stop_at, stop_by):
         type(self).examples += 1
         loop = self.new_loop(eager)
-        self.addCleanup(loop.close)
         spy = ScheduledSpy(schedule, raise_at)
         timeout = 10 if stop_by == 'deadline' else None
         outcomes = []
         taken_at_stop = at_deadline = consumer = None
+        most = len(schedule) + 2  # Each item, an input error, the rest.
+
+        def bounded(iterator):  # Fails rather than run forever.
+            for n, step in enumerate(iterator):
+                self.assertLess(n, most)
+                yield step
 
         def snapshot():  # Runs with the iterator's deadline timer.
             nonlocal at_deadline
@@ -236,12 +241,13 @@ class BaseProperties:
                 if outcome is END:
                     return
                 outcomes.append(outcome)
+                self.assertLessEqual(len(outcomes), most)
 
         async def consume_all_at_once():
             nonlocal taken_at_stop
             iterator = asyncio.as_completed(spy, limit=limit, timeout=timeout)
             loop.call_later(10, snapshot)
-            steps = [asyncio.ensure_future(c) for c in list(iterator)]
+            steps = [asyncio.ensure_future(c) for c in bounded(iterator)]
             gathered = asyncio.gather(*steps, return_exceptions=True)
             dropped = None
             if stop_at is not None and stop_by != 'break':
@@ -257,7 +263,7 @@ class BaseProperties:
                     dropped = stop_at  # Its outcome goes to a next step.
             results = await gathered
             outcomes.extend(o for i, o in enumerate(results) if i != dropped)
-            for coro in iterator:
+            for coro in bounded(iterator):
                 try:
                     outcomes.append(await coro)
                 except (Exception, asyncio.CancelledError) as exc:
@@ -285,8 +291,11 @@ class BaseProperties:
             lambda loop, ctx: problems.append(ctx['message']))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')
-            loop.run_until_complete(self.Task(main(), loop=loop))
-            gc.collect()
+            try:  # Per example: a failing one leaves the loop running.
+                loop.run_until_complete(self.Task(main(), loop=loop))
+                gc.collect()
+            finally:
+                loop.close()
         problems += [str(w.message) for w in caught]
         self.assertEqual([p for p in problems if 'never retrieved' not in p],
                          [])
