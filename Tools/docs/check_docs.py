@@ -58,7 +58,8 @@ CHECK_WARNINGS_OPTS = ["--fail-if-regression", "--fail-if-improved",
                        "--fail-if-new-news-nit"]
 CHROMIUM = ("chromium", "Debian package chromium")
 CHROMEDRIVER = ("chromedriver", "Debian package chromium-driver")
-PARA_RE = re.compile(r"\bat most\b.*\blimit\b.*\bin flight\b")
+PARA_RE = re.compile(r"\bat most limit awaitables are started and not yet "
+                     r"yielded\b")
 NOTE_RE = re.compile(r"Changed in version (?:next|\S+ \(unreleased\)"
                      r"|\d+\.\d+\S*): Added the limit parameter\.")
 
@@ -246,7 +247,7 @@ def check_section(signature: str, paragraphs: list[str],
         problems.append(f"signature lacks limit=None: {signature!r}")
     if not any(PARA_RE.search(p) for p in paragraphs):
         problems.append("no paragraph saying at most *limit* awaitables are "
-                        "in flight")
+                        "started and not yet yielded")
     if not any(NOTE_RE.search(n) for n in notes):
         problems.append("no 'Changed in version ...: Added the limit "
                         f"parameter.' note (notes: {notes!r})")

@@ -26,8 +26,9 @@ BLURB = (shutil.which("blurb", path=str(Path(sys.executable).parent))
 
 SIGNATURE = "asyncio.as_completed(aws, *, timeout=None, limit=None)"
 OTHER_PARA = "Run awaitable objects in the aws iterable concurrently."
-PARA = ("If limit is given, at most limit awaitables are in flight at once: "
-        "started, with their result not yet handed out.")
+PARA = ("If limit is given, the iterable is consumed lazily: at most limit "
+        "awaitables are started and not yet yielded at any time, and each "
+        "one yielded takes and starts the next.")
 OLD_NOTE = "Changed in version 3.10: Removed the loop parameter."
 NOTE = "Changed in version {}: Added the limit parameter."
 
@@ -47,7 +48,7 @@ def test_section_missing_signature_param():
 def test_section_missing_paragraph():
     problems = check_docs.check_section(SIGNATURE, [OTHER_PARA],
                                         [NOTE.format("next")])
-    assert len(problems) == 1 and "in flight" in problems[0]
+    assert len(problems) == 1 and "not yet yielded" in problems[0]
 
 
 def test_section_missing_note():
