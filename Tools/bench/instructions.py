@@ -2,8 +2,9 @@
 load does not change.
 
 Each contender runs N and 2N trivial items (``await asyncio.sleep(0)``,
-limit 100) under ``valgrind --tool=callgrind``; the difference divided by N
-is the cost of one item, start-up and shutdown cancelled out.  Needs
+limit 100) in a fresh ``run_once.py`` under ``valgrind --tool=callgrind``;
+the difference divided by N is the cost of one item, start-up, shutdown and
+the run's own bookkeeping cancelled out.  Needs
 Debian's ``valgrind``.  To compare two versions of the change, run it with
 each one's ``asyncio`` first on PYTHONPATH.
 
@@ -11,22 +12,24 @@ each one's ``asyncio`` first on PYTHONPATH.
 """
 
 import argparse
-import asyncio
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
-from contenders import CONTENDERS, trivial
+from contenders import CONTENDERS
 
 DEFAULT = ("floor", "ours-async-for", "ours-for")
 LIMIT = 100
+RUN_ONCE = Path(__file__).with_name("run_once.py")
 
 
 def collected(contender, n):
     out = subprocess.run(
         ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-         sys.executable, __file__, "--run", contender, "-n", str(n)],
+         sys.executable, RUN_ONCE, contender, "--n", str(n),
+         "--limit", str(LIMIT)],
         capture_output=True, text=True, check=True).stderr
     return int(re.search(r"Collected : (\d+)", out).group(1))
 
@@ -37,15 +40,10 @@ def main():
                         help=f"of {', '.join(sorted(CONTENDERS))} "
                              f"(default: {' '.join(DEFAULT)})")
     parser.add_argument("-n", type=int, default=5000)
-    parser.add_argument("--run", help=argparse.SUPPRESS)
     args = parser.parse_args()
     unknown = set(args.contenders) - set(CONTENDERS)
     if unknown:
         parser.error(f"unknown contender: {', '.join(sorted(unknown))}")
-    if args.run:
-        run = CONTENDERS[args.run][0]
-        assert asyncio.run(run(trivial, args.n, LIMIT)) == args.n
-        return
     if shutil.which("valgrind") is None:
         sys.exit("instructions: valgrind not found: apt-get install valgrind")
     floor = None
