@@ -9,7 +9,9 @@ started with the same interpreter.
 Each measuring subcommand (time, memory, latency, http) stores its
 section in results.json and prints its table; "report" prints all the
 tables and the targets, "plot" draws the PNG files, "all" does
-everything.  With --quick the runs are small and the results go to
+everything.  Except "time", whose ratios must come from one run, a
+measuring subcommand can rerun some contenders (--contenders) and keep
+the stored rows of the others.  With --quick the runs are small and the results go to
 build/bench-quick/ instead of Tools/bench/results/.
 """
 
@@ -137,7 +139,10 @@ def run_json(command, timeout):
     return json.loads(output)
 
 
-def contenders_to_run(names):
+def contenders_to_run(args, names):
+    """The installed ones of *names*; only those of --contenders if given."""
+    if args.contenders:
+        names = [name for name in names if name in args.contenders]
     names_found = available(names)
     for name in names:
         if name not in names_found:
@@ -146,6 +151,21 @@ def contenders_to_run(names):
 
 
 # Results file
+
+def with_stored_rows(args, section, rows):
+    """Return *rows*, with --contenders also the others' stored rows.
+
+    A rerun of some contenders keeps the rows of the others, in the order
+    of the contenders.
+    """
+    if not args.contenders:
+        return rows
+    stored = load_results(args).get(section, {"rows": []})["rows"]
+    rows = rows + [row for row in stored
+                   if row["contender"] not in args.contenders]
+    return sorted(rows, key=lambda row: WITH_UNBOUNDED.index(
+        row["contender"]))
+
 
 def results_path(args):
     return args.results_dir / "results.json"
@@ -333,7 +353,7 @@ def measure_time(args):
     import pyperf
 
     settings = args.settings
-    names = contenders_to_run(settings["time_contenders"])
+    names = contenders_to_run(args, settings["time_contenders"])
     rows = []
     failures = []  # Rounds killed for giving no result in time.
     with tempfile.TemporaryDirectory() as tmp:
@@ -382,12 +402,14 @@ def measure_time(args):
 def measure_memory(args):
     settings = args.settings
     points = [(name, n, True)
-              for name in contenders_to_run(settings["memory_contenders"])
+              for name in contenders_to_run(args,
+                                            settings["memory_contenders"])
               for n in settings["memory_sizes"]
               if name not in PEERS or n <= PEERS_MAX_N]
     if settings["memory_large_size"]:
         points += [(name, settings["memory_large_size"], False)
-                   for name in settings["memory_large_contenders"]]
+                   for name in contenders_to_run(
+                       args, settings["memory_large_contenders"])]
     rows = []
     for name, n, with_tracemalloc in points:
         print(f"memory: {name}, N={n}")
@@ -409,7 +431,8 @@ def measure_memory(args):
                 row["tracemalloc_peak_bytes"] = (
                     traced["tracemalloc_peak_bytes"])
         rows.append(row)
-    section = {"limit": MEMORY_LIMIT, "rows": rows}
+    section = {"limit": MEMORY_LIMIT,
+               "rows": with_stored_rows(args, "memory", rows)}
     store_section(args, "memory", section)
     print(memory_table(section))
 
@@ -421,7 +444,7 @@ def measure_latency(args):
     for limit in settings["latency_limits"]:
         bound = limit / MEAN_DELAY
         n = round(bound * ideal_seconds)
-        for name in contenders_to_run(settings["latency_contenders"]):
+        for name in contenders_to_run(args, settings["latency_contenders"]):
             print(f"latency: {name}, L={limit}, N={n}")
             result = run_json(python_script(
                 "run_once.py", name, "--n", n, "--limit", limit,
@@ -442,7 +465,8 @@ def measure_latency(args):
                     items_per_second / measured_bound),
                 "cpu_us_per_item": result["cpu_seconds"] / n * 1e6,
             })
-    section = {"mean_delay": MEAN_DELAY, "rows": rows}
+    section = {"mean_delay": MEAN_DELAY,
+               "rows": with_stored_rows(args, "latency", rows)}
     store_section(args, "latency", section)
     print(latency_table(section))
 
@@ -487,9 +511,10 @@ def run_http_clients(names, requests, timeout, rss_every=0):
 
 def measure_http(args):
     requests = args.requests or args.settings["http_requests"]
-    rows = run_http_clients(contenders_to_run(HTTP_CONTENDERS), requests,
-                            HTTP_TIMEOUT)
-    section = {"limit": HTTP_LIMIT, "rows": rows}
+    rows = run_http_clients(contenders_to_run(args, HTTP_CONTENDERS),
+                            requests, HTTP_TIMEOUT)
+    section = {"limit": HTTP_LIMIT,
+               "rows": with_stored_rows(args, "http", rows)}
     store_section(args, "http", section)
     print(http_table(section))
 
@@ -497,17 +522,10 @@ def measure_http(args):
 def measure_http_large(args):
     requests = args.requests or args.settings["http_large_requests"]
     rss_every = max(1, requests // HTTP_LARGE_SAMPLES)
-    names = (args.contenders.split(",") if args.contenders
-             else HTTP_LARGE_CONTENDERS)
-    rows = run_http_clients(contenders_to_run(names), requests, args.seconds,
-                            rss_every)
-    if args.contenders:  # Rerun these, keep the others' rows.
-        rows += [row for row in load_results(args).get(
-                     "http_large", {"rows": []})["rows"]
-                 if row["contender"] not in names]
-        rows.sort(key=lambda row: HTTP_LARGE_CONTENDERS.index(
-            row["contender"]))
-    section = {"limit": HTTP_LIMIT, "rss_every": rss_every, "rows": rows}
+    rows = run_http_clients(contenders_to_run(args, HTTP_LARGE_CONTENDERS),
+                            requests, args.seconds, rss_every)
+    section = {"limit": HTTP_LIMIT, "rss_every": rss_every,
+               "rows": with_stored_rows(args, "http_large", rows)}
     store_section(args, "http_large", section)
     print(http_table(section))
 
@@ -750,6 +768,16 @@ def check_interpreter():
                  f" parameter; run this script with the patched build")
 
 
+def contender_names(text):
+    names = text.split(",")
+    unknown = [name for name in names if name not in CONTENDERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown: {', '.join(unknown)}; the contenders are"
+            f" {', '.join(CONTENDERS)}")
+    return names
+
+
 def main():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quick", action="store_true",
@@ -775,15 +803,17 @@ def main():
             ("all", run_all, "measure everything, plot and report")):
         command = commands.add_parser(name, parents=[common], help=help_text)
         command.set_defaults(function=function, requests=None,
-                             seconds=HTTP_LARGE_SECONDS)
+                             seconds=HTTP_LARGE_SECONDS, contenders=None)
         if name == "http-large":
             command.add_argument(
                 "--seconds", type=float, default=HTTP_LARGE_SECONDS,
                 help="bound of each client run: at this time it stops and"
                      " reports the requests done (default: %(default)s)")
+        if name in ("memory", "latency", "http", "http-large"):
             command.add_argument(
-                "--contenders", help="comma-separated: rerun only these,"
-                " keeping the other rows")
+                "--contenders", type=contender_names,
+                help="comma-separated: rerun only these, keeping the stored"
+                     " rows of the others")
         if name in ("http", "http-large"):
             key = f"{name.replace('-', '_')}_requests"
             command.add_argument("--requests", type=int,

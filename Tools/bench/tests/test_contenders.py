@@ -1,5 +1,6 @@
 """Every contender must be correct, or its timing proves nothing."""
 
+import argparse
 import asyncio
 import inspect
 import re
@@ -175,3 +176,27 @@ def test_time_table_shows_median_and_range_and_ratios_of_medians():
     assert cells[4][1:] == ['5.00 (4.00-9.00)', '1.00', '0.67']
     assert cells[5][1:] == ['7.50 (6.00-8.00)', '1.50', '1.00']
     assert cells[6][1:] == ['15.00 (1 sample)', '3.00', '2.00']
+
+
+def test_a_rerun_of_some_contenders_keeps_the_stored_rows_of_the_others(
+        tmp_path):
+    args = argparse.Namespace(results_dir=tmp_path, mode='full',
+                              contenders=None)
+    stored = [{'contender': name, 'n': n, 'run': 1}
+              for name in ('ours-async-for', 'semaphore-gather', 'floor')
+              for n in (10, 100)]
+    bench_as_completed.store_section(args, 'memory', {'rows': stored})
+    args.contenders = ['floor', 'ours-async-for']
+    rerun = [{'contender': name, 'n': 10, 'run': 2}
+             for name in args.contenders]
+    rows = bench_as_completed.with_stored_rows(args, 'memory', rerun)
+    assert [(row['contender'], row['n'], row['run']) for row in rows] == [
+        ('ours-async-for', 10, 2), ('semaphore-gather', 10, 1),
+        ('semaphore-gather', 100, 1), ('floor', 10, 2)]
+
+
+def test_contenders_are_checked_by_name():
+    assert bench_as_completed.contender_names('floor,fair-pool') == [
+        'floor', 'fair-pool']
+    with pytest.raises(argparse.ArgumentTypeError, match='unknown: ours;'):
+        bench_as_completed.contender_names('floor,ours')
