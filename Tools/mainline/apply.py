@@ -319,15 +319,3 @@ def applied_inputs(state_dir: Path) -> str | None:
     except (OSError, ValueError, KeyError):
         return None
 
-
-def default_base_tree(repo: Path) -> Path:
-    """Where ``carry.py source`` unpacks the pinned base: the shared cache,
-    trees/<orig tarball without .tar.xz>-<first 12 of its sha256>."""
-    base = json.loads((repo / "Tools/carry/base.json").read_text())
-    if os.environ.get("CARRY_CACHE_DIR"):
-        cache = Path(os.environ["CARRY_CACHE_DIR"])
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-        cache = Path(xdg) / "cpython-as-completed-limit"
-    name = base["orig_tarball"].removesuffix(".tar.xz")
-    return cache / "trees" / f"{name}-{base['sha256'][:12]}"

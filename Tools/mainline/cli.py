@@ -5,6 +5,7 @@ is made once and reused, apply is idempotent, test only reads.
 """
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -16,11 +17,14 @@ from mainline.process import info, run
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_ROOT = REPO / "build" / "mainline" / "sid"
 
+# carry finds the sources and reads the apt entries; mainline reuses it.
+sys.path.insert(0, str(REPO / "Tools" / "carry"))
+from carrylib.common import Config  # noqa: E402
+from carrylib.source import apt_entries, debian_entry, os_codename  # noqa: E402
+
 
 def debian_mirror(etc: Path = Path("/etc")) -> str:
     """The first URI of this machine's Debian entry, as carry reads it."""
-    sys.path.insert(0, str(REPO / "Tools" / "carry"))
-    from carrylib.source import apt_entries, debian_entry, os_codename
     entry = debian_entry(apt_entries(etc), os_codename(etc))
     if entry is None:
         raise MainlineError(f"no Debian entry for this release in "
@@ -34,9 +38,18 @@ def cmd_chroot(args) -> int:
     return 0
 
 
+def carry_base_tree(repo: Path) -> Path | None:
+    """The pinned base's sources, as `carry.py source` recorded them."""
+    try:
+        record = json.loads(Config(repo).source_record.read_text())
+    except OSError:
+        return None
+    return Path(record["tree"]) if record["matches_base"] else None
+
+
 def cmd_apply(args) -> int:
     stamp = chroot.require_chroot(args.root)
-    base = apply.BaseTree(args.base_tree or apply.default_base_tree(args.repo))
+    base = apply.BaseTree(args.base_tree or carry_base_tree(args.repo))
     info(f"applying the change to CPython {stamp['python_version']}'s "
          f"/{chroot.LIB}")
     lines = apply.apply_change(args.repo, args.root, args.root / chroot.LIB,
@@ -94,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
                        f"/{chroot.LIB} (idempotent)")
     p.add_argument("--base-tree", type=Path, help="CPython "
                    f"{apply.BASE_VERSION} sources, for three-way merges "
-                   "(default: carry.py's cache)")
+                   "(default: those `carry.py source` recorded)")
     p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser("test", help="all of test_asyncio with warnings as "

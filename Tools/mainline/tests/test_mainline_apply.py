@@ -143,12 +143,3 @@ def test_applied_inputs_is_set_only_when_all_is_written(fake):
     run_apply(fake)
     assert apply.applied_inputs(fake.state) == apply.inputs_digest(fake.repo)
 
-
-def test_default_base_tree_is_carrys_cache(fake, monkeypatch):
-    monkeypatch.setenv("CARRY_CACHE_DIR", "/cache")
-    assert str(apply.default_base_tree(fake.repo)) == (
-        "/cache/trees/python3.13_3.13.15.orig-1e66a7945a48")
-    monkeypatch.delenv("CARRY_CACHE_DIR")
-    monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
-    assert str(apply.default_base_tree(fake.repo)).startswith(
-        "/xdg/cpython-as-completed-limit/trees/")

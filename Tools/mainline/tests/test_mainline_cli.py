@@ -22,6 +22,21 @@ def test_apply_without_a_chroot_is_a_clear_error(fake, capsys):
     assert "run the `chroot` subcommand first" in capsys.readouterr().err
 
 
+def test_apply_merges_onto_the_base_carry_recorded(fake, tmp_path,
+                                                   monkeypatch):
+    monkeypatch.setenv("CARRY_BUILD_DIR", str(tmp_path / "carry"))
+    assert cli.carry_base_tree(fake.repo) is None
+    record = tmp_path / "carry" / "source.json"
+    record.parent.mkdir()
+    record.write_text(json.dumps({"tree": "/src/main", "matches_base": False}))
+    assert cli.carry_base_tree(fake.repo) is None
+    record.write_text(json.dumps({"tree": str(fake.base),
+                                  "matches_base": True}))
+    assert cli.carry_base_tree(fake.repo) == fake.base
+    make_ready(fake)
+    assert main(fake, "apply") == 0
+
+
 def test_apply_then_test_sees_a_stale_change(fake, capsys):
     make_ready(fake)
     assert main(fake, "apply", "--base-tree", str(fake.base)) == 0
