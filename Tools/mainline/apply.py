@@ -22,11 +22,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from carrylib.common import CarryError
+from carrylib.sync import stored_change
 from mainline.errors import MainlineError
 
 BASE_VERSION = "3.13.15"
-LAYERS = (("change", Path("Lib")),
-          ("main overlay", Path("Tools/carry/main/Lib")))
+LAYERS = (("change", Path(".")), ("main overlay", Path("Tools/carry/main")))
 DPKG_INFO = Path("var/lib/dpkg/info")
 
 
@@ -45,17 +46,14 @@ def change_steps(repo: Path) -> dict[str, list[Step]]:
     """{path under Lib/: its steps, in order}, from the repository."""
     steps: dict[str, list[Step]] = {}
     for layer, top in LAYERS:
-        top = repo / top
-        if not top.is_dir():
-            continue
-        for path in sorted(top.rglob("*")):
-            if not path.is_file() or "__pycache__" in path.parts:
-                continue
-            rel = path.relative_to(top).as_posix()
-            is_diff = rel.endswith(".diff")
-            if is_diff:
-                rel = rel.removesuffix(".diff")
-            steps.setdefault(rel, []).append(Step(layer, path, is_diff))
+        try:
+            diffs, new = stored_change(repo / top)
+        except CarryError as e:
+            raise MainlineError(str(e))
+        for path, source in sorted([*diffs.items(), *new.items()]):
+            if path.startswith("Lib/"):
+                steps.setdefault(path.removeprefix("Lib/"), []).append(
+                    Step(layer, source, path in diffs))
     if not steps:
         raise MainlineError(f"no change under {repo / 'Lib'}")
     return steps
@@ -74,11 +72,6 @@ def inputs_digest(repo: Path) -> str:
 
 def git_blob_id(data: bytes) -> str:
     return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def diff_paths(diff: bytes) -> set[str]:
-    return {m.decode() for m in re.findall(rb"^diff --git a/(\S+) b/\S+$",
-                                           diff, re.M)}
 
 
 def diff_base_id(diff: bytes) -> str | None:
@@ -171,9 +164,6 @@ def new_text(rel: str, steps: list[Step], current: bytes | None,
             lineage = []
             how.append("copied whole")
             continue
-        if diff_paths(data) != {f"Lib/{rel}"}:
-            raise MainlineError(f"{what} must change Lib/{rel} and nothing "
-                                f"else (it names {sorted(diff_paths(data))})")
         if current is None:
             raise MainlineError(f"{what} changes Lib/{rel}, which 3.15 does "
                                 "not have")

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from carrylib.common import Config
+from carrylib.source import apt_entries, debian_entry, os_codename
 from mainline import apply, chroot, regrtest
 from mainline.errors import MainlineError
 from mainline.process import info, run
@@ -17,10 +19,6 @@ from mainline.process import info, run
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_ROOT = REPO / "build" / "mainline" / "sid"
 
-# carry finds the sources and reads the apt entries; mainline reuses it.
-sys.path.insert(0, str(REPO / "Tools" / "carry"))
-from carrylib.common import Config  # noqa: E402
-from carrylib.source import apt_entries, debian_entry, os_codename  # noqa: E402
 
 
 def debian_mirror(etc: Path = Path("/etc")) -> str:
@@ -117,9 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="regrtest workers for test_asyncio (default: 2)")
     p.add_argument("--new-tests", metavar="REGRTEST_ARGS",
                    help="regrtest arguments selecting the new tests "
-                   f"(default: test_asyncio.{regrtest.NEW_TESTS} if the "
-                   f"module exists, else test_asyncio.test_tasks -m "
-                   f"'{regrtest.NEW_TESTS}*')")
+                   f"(default: {' '.join(regrtest.NEW_TESTS)})")
     p.set_defaults(func=cmd_test)
     return parser
 

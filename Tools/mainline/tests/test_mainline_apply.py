@@ -120,7 +120,7 @@ def test_base_sources_must_be_what_the_diff_was_made_against(fake):
 def test_a_diff_must_name_its_own_file(fake):
     write(fake.repo / "Lib/asyncio/futures.py.diff",
           (fake.repo / "Lib/asyncio/tasks.py.diff").read_text())
-    with pytest.raises(MainlineError, match="must change Lib/asyncio/futures"):
+    with pytest.raises(MainlineError, match="must be a git diff of Lib/asyncio/futures.py only"):
         run_apply(fake)
 
 
