@@ -11,8 +11,8 @@ section in results.json and prints its table; "report" prints all the
 tables and the targets, "plot" draws the PNG files, "all" does
 everything.  Except "time", whose ratios must come from one run, a
 measuring subcommand can rerun some contenders (--contenders) and keep
-the stored rows of the others.  With --quick the runs are small and the results go to
-build/bench-quick/ instead of Tools/bench/results/.
+the stored rows of the others.  With --quick the runs are small and the
+results go to build/bench-quick/ instead of Tools/bench/results/.
 """
 
 import argparse
@@ -388,7 +388,6 @@ def measure_time(args):
                 values_us = [value * 1e6 for value in bench.get_values()]
                 rows.append({
                     "contender": bench.get_name(), "n": n,
-                    "median_us": statistics.median(values_us),
                     "mean_us": bench.mean() * 1e6,
                     "stdev_us": (bench.stdev() * 1e6
                                  if len(values_us) > 1 else None),
