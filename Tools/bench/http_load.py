@@ -58,14 +58,21 @@ def rss_kib():
     raise RuntimeError("no VmRSS in /proc/self/status")
 
 
+def record(contender, requests, limit, done, seconds, finished, rss_samples):
+    """The JSON line of a fetch run: *done* of the *requests* asked."""
+    result = {"contender": contender, "requests": done,
+              "requests_asked": requests, "finished": finished,
+              "limit": limit, "seconds": seconds,
+              "requests_per_second": done / seconds}
+    if rss_samples is not None:
+        result["rss_samples_kib"] = rss_samples
+    return result
+
+
 def report_and_exit(contender, requests, limit, start, done, rss_samples):
-    seconds = time.perf_counter() - start
-    print(json.dumps({
-        "contender": contender, "requests": done(),
-        "requests_asked": requests, "finished": False,
-        "limit": limit, "seconds": seconds,
-        "requests_per_second": done() / seconds,
-        "rss_samples_kib": rss_samples}), flush=True)
+    print(json.dumps(record(contender, requests, limit, done(),
+                            time.perf_counter() - start, False, rss_samples)),
+          flush=True)
     os._exit(0)
 
 
@@ -105,13 +112,8 @@ async def fetch(contender, port, requests, limit, timeout, rss_every):
             async with asyncio.timeout(timeout):
                 completed = await run(work, requests, limit)
         seconds = time.perf_counter() - start
-    result = {"contender": contender, "requests": completed,
-              "requests_asked": requests, "finished": True,
-              "limit": limit, "seconds": seconds,
-              "requests_per_second": completed / seconds}
-    if rss_every:
-        result["rss_samples_kib"] = rss_samples
-    return result
+    return record(contender, requests, limit, completed, seconds, True,
+                  rss_samples if rss_every else None)
 
 
 def main():
