@@ -89,6 +89,23 @@ def tail(path: Path, n=40) -> str:
         return ""
 
 
+def log_header(log: Path, what: str) -> None:
+    with open(log, "a") as logf:
+        logf.write(f"\n===== carry {what} {time.ctime()} =====\n")
+
+
+def run_logged(cmd: list[str], bdir: Path, log: Path, what: str) -> None:
+    """Run *cmd* in *bdir*, its output appended to *log*; on failure show
+    the log's tail and raise."""
+    with open(log, "a") as logf:
+        p = subprocess.run(cmd, cwd=bdir, stdout=logf,
+                           stderr=subprocess.STDOUT)
+    if p.returncode != 0:
+        print(tail(log), file=sys.stderr)
+        raise CarryError(f"{what} failed (exit {p.returncode}); "
+                         f"full log: {log}")
+
+
 def cmd_build(cfg: Config, args) -> int:
     check_build_deps()
     wt = require_worktree(cfg)
@@ -99,28 +116,17 @@ def cmd_build(cfg: Config, args) -> int:
     makefile = bdir / "Makefile"
     configure = wt / "configure"
     t0 = time.monotonic()
-    with open(log, "a") as logf:
-        logf.write(f"\n===== carry build {variant} {time.ctime()} =====\n")
-        logf.flush()
-        if not makefile.exists() or configure.stat().st_mtime > makefile.stat().st_mtime:
-            cmd = [str(configure), *VARIANTS[variant]]
-            extra = os.environ.get("CARRY_CONFIGURE_ARGS", "").split()
-            cmd += extra
-            info(f"configure {' '.join(cmd[1:]) or '(no options)'} in {bdir} "
-                 f"(log: {log})")
-            p = subprocess.run(cmd, cwd=bdir, stdout=logf, stderr=subprocess.STDOUT)
-            if p.returncode != 0:
-                print(tail(log), file=sys.stderr)
-                raise CarryError(f"configure failed (exit {p.returncode}); "
-                                 f"full log: {log}")
-        jobs = cpu_count()
-        info(f"make -j{jobs} in {bdir} (log: {log})")
-        logf.flush()
-        p = subprocess.run(["make", f"-j{jobs}"], cwd=bdir, stdout=logf,
-                           stderr=subprocess.STDOUT)
-    if p.returncode != 0:
-        print(tail(log), file=sys.stderr)
-        raise CarryError(f"make failed (exit {p.returncode}); full log: {log}")
+    log_header(log, f"build {variant}")
+    if not makefile.exists() or configure.stat().st_mtime > makefile.stat().st_mtime:
+        cmd = [str(configure), *VARIANTS[variant]]
+        extra = os.environ.get("CARRY_CONFIGURE_ARGS", "").split()
+        cmd += extra
+        info(f"configure {' '.join(cmd[1:]) or '(no options)'} in {bdir} "
+             f"(log: {log})")
+        run_logged(cmd, bdir, log, "configure")
+    jobs = cpu_count()
+    info(f"make -j{jobs} in {bdir} (log: {log})")
+    run_logged(["make", f"-j{jobs}"], bdir, log, "make")
     python = bdir / "python"
     if not python.exists():
         raise CarryError(f"make succeeded but {python} is missing; see {log}")
