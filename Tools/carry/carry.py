@@ -19,6 +19,7 @@ Subcommands (one job each), by stage (modules of carrylib/):
                            or build/freethreading
               test         regrtest (all of test_asyncio by default)
               patchcheck   CPython's `make patchcheck`, offline
+              install      `make altinstall` of build/release into a prefix
   submit.py   patch        the pull request's patch (--target base or main)
               apply        apply it onto a CPython git checkout (3-way merge)
 
@@ -96,6 +97,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("patchcheck", help="CPython's `make patchcheck` on the "
                        "change, offline; fails on whitespace or a missing NEWS")
     p.set_defaults(func=build.cmd_patchcheck)
+
+    p = sub.add_parser(
+        "install", help="install build/release into a prefix (CPython's "
+        "`make altinstall`: bin/python3.13, no python3)",
+        description="Install build/release with CPython's `make altinstall` "
+                    "into DIR: DIR/bin/python3.13 and its library, no "
+                    "python3 or python link. build/release is configured "
+                    "again with --prefix=DIR when it was configured for "
+                    "another prefix.")
+    p.add_argument("--prefix", required=True, metavar="DIR",
+                   help="where to install (created if missing)")
+    p.set_defaults(func=build.cmd_install)
 
     p = sub.add_parser("export", help="write build/cpython edits back into "
                        "the repository and amend the change commit")

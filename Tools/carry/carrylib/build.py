@@ -1,5 +1,5 @@
 """Stage 3, build: configure and make out of tree, run regrtest, run
-CPython's ``make patchcheck``.
+CPython's ``make patchcheck``, install with CPython's ``make altinstall``.
 
 The build dependencies come from Debian (``apt-get build-dep``, see
 Tools/carry/README.rst); before configuring, ``build`` checks the few that
@@ -9,6 +9,8 @@ configure cannot do without and names the Debian package of each missing one.
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -17,7 +19,7 @@ import time
 from pathlib import Path
 
 from .common import (PROG, CarryError, Config, cpu_count, git, git_out, info,
-                     read_version, warn)
+                     read_version, run, warn)
 from .sync import require_worktree, worktree_base
 
 VARIANTS = {
@@ -214,3 +216,94 @@ def cmd_test(cfg: Config, args) -> int:
     info("running " + " ".join(cmd))
     sys.stdout.flush()
     return subprocess.run(cmd, cwd=bdir).returncode
+
+
+# The directories under the prefix that `make altinstall` writes to.
+INSTALL_DIRS = ("bin", "include", "lib", "share")
+# Prefixes whose files the system's package manager owns.
+SYSTEM_PREFIXES = (Path("/"), Path("/usr"))
+
+
+def makefile_var(makefile: Path, name: str) -> str | None:
+    """The value of ``NAME=`` in a configured Makefile, None without one."""
+    try:
+        text = makefile.read_text(errors="replace")
+    except OSError:
+        return None
+    m = re.search(rf"^{name}=[ \t]*(.*?)[ \t]*$", text, re.MULTILINE)
+    return m.group(1) if m else None
+
+
+def check_writable(path: Path) -> None:
+    """Raise unless *path* is a directory we can write to, or can be made."""
+    existing = path
+    while not os.path.lexists(existing):
+        existing = existing.parent
+    if not existing.is_dir():
+        if existing == path:
+            raise CarryError(f"{path} is not a directory")
+        raise CarryError(f"cannot create {path}: {existing} is not a "
+                         "directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == path else f" ({existing} is not)"
+        raise CarryError(f"{path} is not writable{where}: choose a --prefix "
+                         "you can write to")
+
+
+def check_prefix(prefix: Path, bdir: Path, version: str) -> None:
+    """Raise unless `make altinstall` from *bdir* can install into *prefix*
+    and would replace no Python but one installed from *bdir*."""
+    if prefix in SYSTEM_PREFIXES:
+        raise CarryError(f"{prefix} belongs to the system's package manager: "
+                         "use /usr/local or a directory of your own")
+    if any(c.isspace() for c in str(prefix)):
+        raise CarryError(f"the prefix {str(prefix)!r} has whitespace, which "
+                         "CPython's Makefile cannot install into")
+    for path in (prefix, *(prefix / d for d in INSTALL_DIRS)):
+        check_writable(path)
+    python = prefix / "bin" / f"python{version}"
+    if not os.path.lexists(python):
+        return
+    # libainstall copies the build's Makefile to LIBPL, which is
+    # lib/pythonX.Y/config-X.Y-<multiarch> for a release build.
+    libpl = f"lib/python{version}/config-{version}-*"
+    builddirs = {makefile_var(m, "abs_builddir")
+                 for m in prefix.glob(f"{libpl}/Makefile")}
+    if str(bdir) not in builddirs:
+        raise CarryError(f"{python} exists and was not installed from {bdir}: "
+                         "`make altinstall` would replace it; choose another "
+                         "--prefix or remove that Python")
+
+
+def cmd_install(cfg: Config, args) -> int:
+    bdir = cfg.build / "release"
+    if not (bdir / "python").exists():
+        raise CarryError(f"no build in {bdir}: run `carry.py build` (or "
+                         "`tox -e build`) first")
+    wt = require_worktree(cfg)
+    version = ".".join(read_version(wt).split(".")[:2])
+    prefix = Path(os.path.abspath(args.prefix))
+    check_prefix(prefix, bdir, version)
+    log = bdir / "build.log"
+    t0 = time.monotonic()
+    log_header(log, f"install --prefix {prefix}")
+    # configure fixes the prefix: after `make altinstall prefix=DIR` alone,
+    # sysconfig's variables (INCLUDEPY, LIBPL, ...) would still name
+    # configure's prefix.  So configure again with --prefix=DIR and the
+    # build's other arguments as config.status recorded them.
+    if makefile_var(bdir / "Makefile", "prefix") != str(prefix):
+        recorded = run(["./config.status", "--config"], cwd=bdir).stdout
+        cmd = [str(wt / "configure"),
+               *[a for a in shlex.split(recorded)
+                 if not a.startswith("--prefix=")],
+               f"--prefix={prefix}"]
+        info(f"configure {' '.join(cmd[1:])} in {bdir} (log: {log})")
+        run_logged(cmd, bdir, log, "configure")
+    jobs = cpu_count()
+    info(f"make -j{jobs} in {bdir} (log: {log})")
+    run_logged(["make", f"-j{jobs}"], bdir, log, "make")
+    info(f"make altinstall in {bdir} (log: {log})")
+    run_logged(["make", "altinstall"], bdir, log, "make altinstall")
+    info(f"install done in {time.monotonic() - t0:.1f}s")
+    print(f"interpreter: {prefix / 'bin' / f'python{version}'}")
+    return 0
