@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
                        "format-patch, authored by your git identity) and "
                        "print its path")
     target_opt(p, "base")
+    p.add_argument("--main-base", metavar="DIR",
+                   help="for --target main: a git repository of CPython "
+                   "main (or of 3.15's Lib/), whose HEAD's files the patch "
+                   "is made against")
     p.set_defaults(func=submit.cmd_patch)
 
     p = sub.add_parser("apply", help="apply the change onto a clean CPython "
