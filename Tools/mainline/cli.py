@@ -5,20 +5,18 @@ is made once and reused, apply is idempotent, test only reads.
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
-from carrylib.common import Config
+from carrylib.common import CarryError, Config
 from carrylib.source import apt_entries, debian_entry, os_codename
-from mainline import apply, chroot, regrtest
+from mainline import chroot, lib, regrtest
 from mainline.errors import MainlineError
 from mainline.process import info, run
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_ROOT = REPO / "build" / "mainline" / "sid"
-
 
 
 def debian_mirror(etc: Path = Path("/etc")) -> str:
@@ -36,31 +34,18 @@ def cmd_chroot(args) -> int:
     return 0
 
 
-def carry_base_tree(repo: Path) -> Path | None:
-    """The pinned base's sources, as `carry.py source` recorded them."""
-    try:
-        record = json.loads(Config(repo).source_record.read_text())
-    except OSError:
-        return None
-    return Path(record["tree"]) if record["matches_base"] else None
-
-
 def cmd_apply(args) -> int:
     stamp = chroot.require_chroot(args.root)
-    base = apply.BaseTree(args.base_tree or carry_base_tree(args.repo))
-    info(f"applying the change to CPython {stamp['python_version']}'s "
+    info(f"the main patch on CPython {stamp['python_version']}'s "
          f"/{chroot.LIB}")
-    lines = apply.apply_change(args.repo, args.root, args.root / chroot.LIB,
-                               args.root / chroot.STATE, base)
-    for line in lines:
+    for line in lib.apply_change(Config(args.repo), args.root):
         info("  " + line)
     return 0
 
 
 def cmd_test(args) -> int:
     chroot.require_chroot(args.root)
-    if (apply.applied_inputs(args.root / chroot.STATE)
-            != apply.inputs_digest(args.repo)):
+    if lib.applied_inputs(args.root) != lib.inputs_digest(args.repo):
         raise MainlineError(f"{args.root} does not hold the repository's "
                             "current change: run the `apply` subcommand first")
     chroot.require_root("running the tests in the chroot")
@@ -101,11 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="make it anew even if it is there")
     p.set_defaults(func=cmd_chroot)
 
-    p = sub.add_parser("apply", help="put the change into the chroot's "
-                       f"/{chroot.LIB} (idempotent)")
-    p.add_argument("--base-tree", type=Path, help="CPython "
-                   f"{apply.BASE_VERSION} sources, for three-way merges "
-                   "(default: those `carry.py source` recorded)")
+    p = sub.add_parser("apply", help="the main patch, made and applied "
+                       "by carry (git am -3) on a git repository of the "
+                       f"chroot's /{chroot.LIB}, copied into it")
     p.set_defaults(func=cmd_apply)
 
     p = sub.add_parser("test", help="all of test_asyncio with warnings as "
@@ -126,6 +109,6 @@ def main(argv=None) -> int:
     args.repo = args.repo.resolve()
     try:
         return args.func(args)
-    except (MainlineError, OSError) as e:
+    except (MainlineError, CarryError, OSError) as e:
         print(f"mainline: error: {e}", file=sys.stderr)
         return 2

@@ -1,15 +1,7 @@
-import json
-
 import pytest
 
-from mainline import apply, chroot, cli, regrtest
+from mainline import chroot, cli, lib, regrtest
 from mainline.errors import MainlineError
-
-
-def make_ready(fake):
-    (fake.root / chroot.STATE).mkdir(parents=True, exist_ok=True)
-    (fake.root / chroot.STAMP).write_text(json.dumps(
-        {"packages": list(chroot.PACKAGES), "python_version": "3.15.2"}))
 
 
 def main(fake, *args):
@@ -22,36 +14,29 @@ def test_apply_without_a_chroot_is_a_clear_error(fake, capsys):
     assert "run the `chroot` subcommand first" in capsys.readouterr().err
 
 
-def test_apply_merges_onto_the_base_carry_recorded(fake, tmp_path,
-                                                   monkeypatch):
-    monkeypatch.setenv("CARRY_BUILD_DIR", str(tmp_path / "carry"))
-    assert cli.carry_base_tree(fake.repo) is None
-    record = tmp_path / "carry" / "source.json"
-    record.parent.mkdir()
-    record.write_text(json.dumps({"tree": "/src/main", "matches_base": False}))
-    assert cli.carry_base_tree(fake.repo) is None
-    record.write_text(json.dumps({"tree": str(fake.base),
-                                  "matches_base": True}))
-    assert cli.carry_base_tree(fake.repo) == fake.base
-    make_ready(fake)
-    assert main(fake, "apply") == 0
-
-
-def test_apply_then_test_sees_a_stale_change(fake, capsys):
-    make_ready(fake)
-    assert main(fake, "apply", "--base-tree", str(fake.base)) == 0
-    assert apply.applied_inputs(fake.state) == apply.inputs_digest(fake.repo)
-    (fake.repo / "Lib/test/test_asyncio/test_as_completed_limit.py"
+def test_apply_then_test_sees_a_stale_change(ready, capsys):
+    assert main(ready, "apply") == 0
+    assert "Lib/asyncio/tasks.py: the main patch" in capsys.readouterr().out
+    assert lib.applied_inputs(ready.root) == lib.inputs_digest(ready.repo)
+    (ready.repo / "Lib/test/test_asyncio/test_as_completed_limit.py"
      ).write_text("# edited\n")
-    capsys.readouterr()
-    assert main(fake, "test") == 2
+    assert main(ready, "test") == 2
     assert "run the `apply` subcommand first" in capsys.readouterr().err
 
 
-def test_test_runs_both_runs_and_fails_if_one_fails(fake, monkeypatch,
+def test_apply_that_does_not_apply_is_a_clear_error(ready, capsys):
+    (ready.repo / "Lib/asyncio/tasks.py.diff").write_text(
+        (ready.repo / "Lib/asyncio/tasks.py.diff").read_text().replace(
+            " # 3.13 line 18", " # 3.13 line 18, edited"))
+    assert main(ready, "apply") == 2
+    err = capsys.readouterr().err
+    assert "mainline: error: " in err and "Lib/asyncio/tasks.py" in err
+
+
+def test_test_runs_both_runs_and_fails_if_one_fails(ready, monkeypatch,
                                                     capsys):
-    make_ready(fake)
-    assert main(fake, "apply", "--base-tree", str(fake.base)) == 0
+    fake = ready
+    assert main(fake, "apply") == 0
     commands = []
 
     def fake_run(command, check=True, **kwargs):
