@@ -6,13 +6,15 @@ aiohttp, aiostream and aiometer installed ("tox -e bench" makes such a
 virtual environment from build/release/python).  Every child process is
 started with the same interpreter.
 
-Each measuring subcommand (time, memory, latency, http) stores its
-section in results.json and prints its table; "report" prints all the
-tables and the targets, "plot" draws the PNG files, "all" does
-everything.  Except "time", whose ratios must come from one run, a
-measuring subcommand can rerun some contenders (--contenders) and keep
-the stored rows of the others.  With --quick the runs are small and the
-results go to build/bench-quick/ instead of Tools/bench/results/.
+Each measuring subcommand (time, instructions, memory, latency, http)
+stores its section in results.json and prints its table; "report" prints
+all the tables and the targets, "plot" draws the PNG files, "all" does
+everything.  The ratios are to the shape floor, the cheapest runner of
+the shape of as_completed(limit=).  Except "time", whose ratios must
+come from one run, a measuring subcommand can rerun some contenders
+(--contenders) and keep the stored rows of the others.  With --quick the
+runs are small and the results go to build/bench-quick/ instead of
+Tools/bench/results/.
 """
 
 import argparse
@@ -31,6 +33,7 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
+import instructions
 from contenders import CONTENDERS, PEERS, UNBOUNDED, available
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -39,18 +42,20 @@ FULL_RESULTS_DIR = BENCH_DIR / "results"
 QUICK_RESULTS_DIR = REPO_DIR / "build" / "bench-quick"
 
 OURS = ["ours-async-for", "ours-for"]
-FLOOR = "floor"
+SHAPE_FLOOR = "shape-floor"
 SEMAPHORE = "semaphore-gather"
 FAIR_POOL = "fair-pool"
 POOLS = ["worker-pool", "worker-pool-tasks", FAIR_POOL]
-STDLIB_CONTENDERS = [*OURS, SEMAPHORE, "taskgroup-semaphore", *POOLS,
-                     "polling", FLOOR]
+STDLIB_CONTENDERS = [SHAPE_FLOOR, *OURS, SEMAPHORE, "taskgroup-semaphore",
+                     *POOLS, "polling"]
 ALL_CONTENDERS = [*STDLIB_CONTENDERS, *PEERS]
 # The peers cost 5 to 12 times as much per item as ours and are flat in
 # memory: measured up to this N only, to keep the full run within an hour.
 PEERS_MAX_N = 10**5
 # Today's as_completed() has no limit: not in the latency and HTTP runs.
 WITH_UNBOUNDED = [*ALL_CONTENDERS, *UNBOUNDED]
+# Counted by callgrind in every run, quick or full: about 20 s each.
+INSTRUCTION_CONTENDERS = [SHAPE_FLOOR, *OURS, "worker-pool-tasks", FAIR_POOL]
 
 # pyperf settings per number of tasks: (processes, values, warmups); the
 # processes of the contenders take turns.
@@ -61,7 +66,7 @@ FULL = {
     "memory_contenders": WITH_UNBOUNDED,
     # RSS only, for the two that stay flat: about a minute each.
     "memory_large_size": 10**7,
-    "memory_large_contenders": ["ours-async-for", FLOOR],
+    "memory_large_contenders": ["ours-async-for", SHAPE_FLOOR],
     "latency_limits": [10, 100, 1000],
     "latency_contenders": ALL_CONTENDERS,
     "http_requests": 10**5,
@@ -98,10 +103,10 @@ HTTP_TIMEOUT = 1200  # Seconds for one HTTP client run.
 ROUND_TIMEOUT_PER_ITEM = 3e-4
 
 # Targets: the headline claims, checked by "report" in a full run, from
-# the medians of at least MIN_SAMPLES timings on each side.  A quick run
-# prints the figures only.
+# the medians of at least MIN_SAMPLES timings on each side (instruction
+# counts need one).  A quick run prints the figures only.
 MIN_SAMPLES = 3
-FLOOR_RATIO_TARGET = 1.2
+SHAPE_FLOOR_TARGET = 1.10
 SEMAPHORE_SPEEDUP_TARGET = 2.0
 MEMORY_GROWTH_TARGET = 1_000_000  # bytes, from N=10**4 to N=10**6.
 LATENCY_EFFICIENCY_TARGET = 0.98
@@ -176,6 +181,19 @@ def load_results(args):
     if path.exists():
         return json.loads(path.read_text())
     return {}
+
+
+def load_known_results(args):
+    """load_results(), refused if a row is of a contender no longer here."""
+    results = load_results(args)
+    gone = {row["contender"] for section in results.values()
+            if isinstance(section, dict) for row in section.get("rows", [])
+            } - set(CONTENDERS)
+    if gone:
+        sys.exit(f"{results_path(args)}: rows of"
+                 f" {', '.join(sorted(gone))}, no longer a contender; rerun"
+                 f" their sections without --contenders")
+    return results
 
 
 def store_section(args, section, data):
@@ -266,7 +284,8 @@ def time_table(section):
     sizes = sorted({row["n"] for row in section["rows"]})
     largest = sizes[-1]
     references = [(title, table[name][largest])
-                  for name, title in ((FLOOR, "floor"), (OURS[0], "ours"))
+                  for name, title in ((SHAPE_FLOOR, "shape floor"),
+                                      (OURS[0], "ours"))
                   if largest in table.get(name, {})]
     headers = ["contender", *(f"N={n:.0e} us/item" for n in sizes),
                *(f"x {title} (N={largest:.0e})" for title, _ in references)]
@@ -281,7 +300,7 @@ def time_table(section):
     text = (f"Trivial tasks (await asyncio.sleep(0)), limit"
             f" {section['limit']}: time per item in us, median (min-max)"
             f" of {'/'.join(map(str, samples))} samples; ratios of the"
-            f" medians to the floor and to ours (async for)\n"
+            f" medians to the shape floor and to ours (async for)\n"
             + format_table(headers, rows))
     for failure in section.get("killed", []):
         text += f"\nKILLED, no result in time (hung?): {failure}"
@@ -342,9 +361,39 @@ def http_table(section):
             + format_table(headers, rows))
 
 
-TABLES = {"time": time_table, "memory": memory_table,
-          "latency": latency_table, "http": http_table,
-          "http_large": http_table}
+def instructions_table(section, time_section=None):
+    """Instructions per item and their ratio to the shape floor's; beside
+    them the timed ratio at the largest N of *time_section*, if given."""
+    if "missing" in section:
+        return f"Instructions per item: not counted: {section['missing']}"
+    counts = {row["contender"]: row["instructions_per_item"]
+              for row in section["rows"]}
+    headers = ["contender", "instructions/item", "x shape floor"]
+    timed = {}
+    if time_section is not None:
+        largest = max(row["n"] for row in time_section["rows"])
+        timed = {row["contender"]: median(row)
+                 for row in time_section["rows"] if row["n"] == largest}
+    if SHAPE_FLOOR in timed:
+        headers.append(f"timed x shape floor (N={largest:.0e})")
+    rows = []
+    for name, per_item in counts.items():
+        cells = [label(name), f"{per_item:,}",
+                 (f"{per_item / counts[SHAPE_FLOOR]:.2f}"
+                  if SHAPE_FLOOR in counts else "-")]
+        if SHAPE_FLOOR in timed:
+            cells.append(f"{timed[name] / timed[SHAPE_FLOOR]:.2f}"
+                         if name in timed else "-")
+        rows.append(cells)
+    small, large = section["sizes"]
+    return (f"Instructions per item (callgrind): the difference between"
+            f" {large:,} and {small:,} trivial items over {large - small:,},"
+            f" limit {section['limit']}\n" + format_table(headers, rows))
+
+
+TABLES = {"time": time_table, "instructions": instructions_table,
+          "memory": memory_table, "latency": latency_table,
+          "http": http_table, "http_large": http_table}
 
 
 # Measurements
@@ -396,6 +445,23 @@ def measure_time(args):
     section = {"limit": TIME_LIMIT, "rows": rows, "killed": failures}
     store_section(args, "time", section)
     print(time_table(section))
+
+
+def measure_instructions(args):
+    reason = instructions.missing()
+    if reason is not None:
+        sys.exit(f"instructions: {reason}")
+    small, large = instructions.SIZES
+    rows = []
+    for name in contenders_to_run(args, INSTRUCTION_CONTENDERS):
+        print(f"instructions: {name}, N={small} and {large} under"
+              f" callgrind")
+        rows.append(instructions.count(name))
+    section = {"limit": instructions.LIMIT,
+               "sizes": list(instructions.SIZES),
+               "rows": with_stored_rows(args, "instructions", rows)}
+    store_section(args, "instructions", section)
+    print(instructions_table(section, load_results(args).get("time")))
 
 
 def measure_memory(args):
@@ -532,11 +598,12 @@ def measure_http_large(args):
 # Report and plots
 
 def ratio_lines(time_section):
-    """Ours against the floor and Semaphore + gather, per N, from medians."""
+    """Ours against the shape floor and Semaphore + gather, per N, from
+    medians."""
     table = by_contender(time_section["rows"], "n")
     lines = []
     for n in sorted({row["n"] for row in time_section["rows"]}):
-        floor = table.get(FLOOR, {}).get(n)
+        floor = table.get(SHAPE_FLOOR, {}).get(n)
         semaphore = table.get(SEMAPHORE, {}).get(n)
         for name in OURS:
             ours = table.get(name, {}).get(n)
@@ -545,9 +612,9 @@ def ratio_lines(time_section):
             if floor is not None:
                 ratio = median(ours) / median(floor)
                 lines.append((
-                    ratio <= FLOOR_RATIO_TARGET, (ours, floor),
-                    f"{label(name)}, N={n:.0e}: {ratio:.2f}x the floor"
-                    f" (target <= {FLOOR_RATIO_TARGET}x)"))
+                    ratio <= SHAPE_FLOOR_TARGET, (ours, floor),
+                    f"{label(name)}, N={n:.0e}: {ratio:.2f}x the shape"
+                    f" floor (target <= {SHAPE_FLOOR_TARGET:.2f}x)"))
             if semaphore is not None:
                 speedup = median(semaphore) / median(ours)
                 lines.append((
@@ -556,6 +623,17 @@ def ratio_lines(time_section):
                     f" Semaphore + gather (target >= "
                     f"{SEMAPHORE_SPEEDUP_TARGET}x)"))
     return lines
+
+
+def instruction_lines(instructions_section):
+    """Ours against the shape floor in instructions per item."""
+    counts = {row["contender"]: row["instructions_per_item"]
+              for row in instructions_section.get("rows", [])}
+    return [(counts[name] / counts[SHAPE_FLOOR] <= SHAPE_FLOOR_TARGET, (),
+             f"{label(name)}: {counts[name] / counts[SHAPE_FLOOR]:.2f}x the"
+             f" shape floor in instructions per item (target <="
+             f" {SHAPE_FLOOR_TARGET:.2f}x)")
+            for name in OURS if name in counts and SHAPE_FLOOR in counts]
 
 
 def memory_lines(memory_section):
@@ -604,7 +682,7 @@ def verdict(met, time_points, text):
 
 
 def report(args):
-    results = load_results(args)
+    results = load_known_results(args)
     if not results:
         sys.exit(f"no results in {results_path(args)}: run a measuring"
                  f" subcommand first")
@@ -614,12 +692,17 @@ def report(args):
     print(f"Python: {machine['python']} ({machine['python_executable']})")
     print(f"Mode: {results['mode']}; results: {results_path(args)}")
     for section, make_table in TABLES.items():
-        if section in results:
+        if section == "instructions" and section in results:
+            print()
+            print(make_table(results[section], results.get("time")))
+        elif section in results:
             print()
             print(make_table(results[section]))
     lines = []
     if "time" in results:
         lines += ratio_lines(results["time"])
+    if "instructions" in results:
+        lines += instruction_lines(results["instructions"])
     if "memory" in results:
         lines += memory_lines(results["memory"])
     if "latency" in results:
@@ -638,7 +721,7 @@ def plot(args):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    results = load_results(args)
+    results = load_known_results(args)
     if "time" in results:
         figure, axes = plt.subplots(figsize=(8, 5))
         for name, points in by_contender(results["time"]["rows"],
@@ -721,8 +804,8 @@ def plot(args):
 COLORS = {
     "ours-async-for": "tab:blue", "ours-for": "tab:cyan",
     "semaphore-gather": "tab:red", "taskgroup-semaphore": "tab:orange",
-    "polling": "tab:purple", "floor": "black", "aiostream": "tab:green",
-    "aiometer": "tab:olive", "unbounded": "tab:gray",
+    "polling": "tab:purple", "shape-floor": "black",
+    "aiostream": "tab:green", "aiometer": "tab:olive", "unbounded": "tab:gray",
     "worker-pool": "tab:pink", "worker-pool-tasks": "tab:brown",
     "fair-pool": "darkgreen",
 }
@@ -730,7 +813,7 @@ COLORS = {
 
 def line_style(name):
     return {"color": COLORS[name],
-            "linestyle": "--" if name == FLOOR else "-"}
+            "linestyle": "--" if name == SHAPE_FLOOR else "-"}
 
 
 def finish(figure, legend_axes, path):
@@ -753,8 +836,18 @@ def finish(figure, legend_axes, path):
 
 
 def run_all(args):
-    for measure in (measure_time, measure_memory, measure_latency,
-                    measure_http, measure_http_large):
+    # The instruction counts are taken after the time run, to print the
+    # timed ratios beside them.  Without valgrind the rest is still
+    # measured, and the note replaces any counts stored before.
+    measure_time(args)
+    reason = instructions.missing()
+    if reason is None:
+        measure_instructions(args)
+    else:
+        print(f"NOTE: no instruction counts: {reason}")
+        store_section(args, "instructions", {"missing": reason})
+    for measure in (measure_memory, measure_latency, measure_http,
+                    measure_http_large):
         measure(args)
     plot(args)
     print()
@@ -790,6 +883,8 @@ def main():
     commands = parser.add_subparsers(dest="command", required=True)
     for name, function, help_text in (
             ("time", measure_time, "time per item of trivial tasks (pyperf)"),
+            ("instructions", measure_instructions,
+             "instructions per item of trivial tasks (callgrind)"),
             ("memory", measure_memory, "peak memory against N"),
             ("latency", measure_latency,
              "throughput of latency-bound tasks against L/m"),
@@ -808,7 +903,8 @@ def main():
                 "--seconds", type=float, default=HTTP_LARGE_SECONDS,
                 help="bound of each client run: at this time it stops and"
                      " reports the requests done (default: %(default)s)")
-        if name in ("memory", "latency", "http", "http-large"):
+        if name in ("instructions", "memory", "latency", "http",
+                    "http-large"):
             command.add_argument(
                 "--contenders", type=contender_names,
                 help="comma-separated: rerun only these, keeping the stored"
@@ -826,6 +922,8 @@ def main():
         args.results_dir = (QUICK_RESULTS_DIR if args.quick
                             else FULL_RESULTS_DIR)
     check_interpreter()
+    if args.contenders:
+        load_known_results(args)  # Before measuring: the rows kept.
     args.function(args)
 
 

@@ -8,6 +8,7 @@ contender accepts one.
 """
 
 import asyncio
+import collections
 import itertools
 
 
@@ -205,42 +206,54 @@ async def polling(work, n, limit):
     return completed
 
 
-async def floor(work, n, limit):
-    """The cost floor: a done-callback starts the next task directly.
+async def shape_floor(work, n, limit):
+    """The shape floor: the cheapest runner of as_completed(limit=)'s shape.
 
-    No queue and no consumer: the callback counts the completion and
-    starts the next task; a future is resolved when all are done.  The
-    running tasks are kept in a set: the event loop holds them weakly.
+    A task per item, at most *limit* in flight, every result to one
+    consumer in completion order, each result taken starting the next
+    item.  A done-callback appends the finished task to a deque and
+    wakes the consumer if it waits (one future per wait); the consumer
+    is this coroutine's own loop, with no iterator protocol, so it is
+    the reference of both iteration modes of ours.  The running tasks
+    are kept in a set, as ours keeps them: the event loop holds them
+    weakly.  (Starting each task inline, not in a function of its own,
+    saves 1% of the instructions per item: 43,014 against 43,464.)
     """
     loop = asyncio.get_running_loop()
-    all_done = loop.create_future()
     coros = (work(i) for i in range(n))
     running = set()
-    completed = 0
-
-    def start_next():
-        coro = next(coros, None)
-        if coro is not None:
-            task = loop.create_task(coro)
-            running.add(task)
-            task.add_done_callback(on_done)
-        elif not running and not all_done.done():
-            all_done.set_result(completed)
+    finished = collections.deque()
+    waiter = None
 
     def on_done(task):
-        nonlocal completed
+        nonlocal waiter
         running.discard(task)
-        if task.cancelled() or task.exception() is not None:
-            if not all_done.done():
-                all_done.set_exception(
-                    task.exception() or asyncio.CancelledError())
-            return
-        completed += 1
-        start_next()
+        finished.append(task)
+        if waiter is not None:
+            waiter.set_result(None)
+            waiter = None
 
-    for _ in range(limit):
-        start_next()
-    return await all_done
+    for coro in itertools.islice(coros, limit):
+        task = loop.create_task(coro)
+        running.add(task)
+        task.add_done_callback(on_done)
+    completed = 0
+    while running or finished:
+        if not finished:
+            waiter = loop.create_future()
+            try:
+                await waiter
+            finally:
+                waiter = None  # Cancelled: on_done must not set it.
+        task = finished.popleft()
+        coro = next(coros, None)
+        if coro is not None:
+            started = loop.create_task(coro)
+            running.add(started)
+            started.add_done_callback(on_done)
+        task.result()
+        completed += 1
+    return completed
 
 
 async def aiostream_map(work, n, limit):
@@ -283,7 +296,7 @@ CONTENDERS = {
     "worker-pool-tasks": (worker_pool_tasks, "worker pool, task per item"),
     "fair-pool": (fair_pool, "fair pool: tasks, queue, one consumer"),
     "polling": (polling, "polling limited_as_completed"),
-    "floor": (floor, "floor: done-callback starts next"),
+    "shape-floor": (shape_floor, "shape floor: callback, deque, consumer"),
     "aiostream": (aiostream_map, "aiostream map(task_limit=)"),
     "aiometer": (aiometer_amap, "aiometer amap(max_at_once=)"),
 }

@@ -3,7 +3,10 @@
 import argparse
 import asyncio
 import inspect
+import json
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -13,6 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import bench_as_completed  # noqa: E402
 import contenders  # noqa: E402
+import instructions  # noqa: E402
 
 # as_completed(limit=) exists only in the patched interpreter; the peers only
 # where their package is installed.
@@ -139,7 +143,7 @@ def test_fair_pool_waits_for_a_slow_consumer():
 def test_the_baselines_are_always_checked():
     assert {'semaphore-gather', 'taskgroup-semaphore', 'worker-pool',
             'worker-pool-tasks', 'fair-pool', 'polling',
-            'floor'} <= set(RUNNABLE)
+            'shape-floor'} <= set(RUNNABLE)
 
 
 def test_format_table_is_an_rst_simple_table():
@@ -165,13 +169,13 @@ def test_a_verdict_needs_enough_samples_on_each_side():
 
 def test_time_table_shows_median_and_range_and_ratios_of_medians():
     rows = [{'contender': name, 'n': 1000, 'values_us': values}
-            for name, values in (('floor', [4.0, 5.0, 9.0]),
+            for name, values in (('shape-floor', [4.0, 5.0, 9.0]),
                                  ('ours-async-for', [6.0, 7.5, 8.0]),
                                  ('fair-pool', [15.0]))]
     table = bench_as_completed.time_table({'limit': 10, 'rows': rows})
     assert 'median (min-max) of 1/3 samples' in table
     cells = [re.split(r'\s{2,}', line) for line in table.splitlines()]
-    assert cells[2][1:] == ['N=1e+03 us/item', 'x floor (N=1e+03)',
+    assert cells[2][1:] == ['N=1e+03 us/item', 'x shape floor (N=1e+03)',
                             'x ours (N=1e+03)']
     assert cells[4][1:] == ['5.00 (4.00-9.00)', '1.00', '0.67']
     assert cells[5][1:] == ['7.50 (6.00-8.00)', '1.50', '1.00']
@@ -183,20 +187,199 @@ def test_a_rerun_of_some_contenders_keeps_the_stored_rows_of_the_others(
     args = argparse.Namespace(results_dir=tmp_path, mode='full',
                               contenders=None)
     stored = [{'contender': name, 'n': n, 'run': 1}
-              for name in ('ours-async-for', 'semaphore-gather', 'floor')
+              for name in ('ours-async-for', 'semaphore-gather',
+                           'shape-floor')
               for n in (10, 100)]
     bench_as_completed.store_section(args, 'memory', {'rows': stored})
-    args.contenders = ['floor', 'ours-async-for']
+    args.contenders = ['shape-floor', 'ours-async-for']
     rerun = [{'contender': name, 'n': 10, 'run': 2}
              for name in args.contenders]
     rows = bench_as_completed.with_stored_rows(args, 'memory', rerun)
     assert [(row['contender'], row['n'], row['run']) for row in rows] == [
-        ('ours-async-for', 10, 2), ('semaphore-gather', 10, 1),
-        ('semaphore-gather', 100, 1), ('floor', 10, 2)]
+        ('shape-floor', 10, 2), ('ours-async-for', 10, 2),
+        ('semaphore-gather', 10, 1), ('semaphore-gather', 100, 1)]
 
 
 def test_contenders_are_checked_by_name():
-    assert bench_as_completed.contender_names('floor,fair-pool') == [
-        'floor', 'fair-pool']
+    assert bench_as_completed.contender_names('shape-floor,fair-pool') == [
+        'shape-floor', 'fair-pool']
     with pytest.raises(argparse.ArgumentTypeError, match='unknown: ours;'):
-        bench_as_completed.contender_names('floor,ours')
+        bench_as_completed.contender_names('shape-floor,ours')
+
+
+def test_shape_floor_gives_an_items_error_to_its_consumer():
+    async def work(i):
+        await asyncio.sleep(0)
+        if i == 7:
+            raise ValueError('item 7 failed')
+
+    with pytest.raises(ValueError, match='item 7 failed'):
+        asyncio.run(contenders.shape_floor(work, 20, 3))
+
+
+def test_shape_floor_cancelled_while_waiting_leaves_no_error_behind():
+    errors = []
+
+    async def work(i):
+        await asyncio.sleep(0.01)
+
+    async def main():
+        asyncio.get_running_loop().set_exception_handler(
+            lambda loop, context: errors.append(context['message']))
+        runner = asyncio.create_task(contenders.shape_floor(work, 20, 3))
+        await asyncio.sleep(0.001)
+        runner.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await runner
+        await asyncio.sleep(0.03)  # The running items finish.
+
+    asyncio.run(main())
+    assert errors == []
+
+
+def instructions_section(**counts):
+    return {'limit': 100, 'sizes': [5000, 15000],
+            'rows': [{'contender': name.replace('_', '-'),
+                      'instructions_per_item': per_item}
+                     for name, per_item in counts.items()]}
+
+
+def test_instructions_per_item_are_the_difference_over_the_extra_items(
+        monkeypatch):
+    runs = []
+    monkeypatch.setattr(instructions, 'run_once',
+                        lambda contender, n, cache: runs.append((n, cache)))
+    monkeypatch.setattr(instructions, 'collected', lambda contender, n, cache:
+                        runs.append((n, cache)) or 3_000_000 + 43_001 * n)
+    row = instructions.count('shape-floor')
+    assert row == {
+        'contender': 'shape-floor',
+        'asyncio_md5': instructions.asyncio_digest(),
+        'collected': {'5000': 3_000_000 + 43_001 * 5000,
+                      '15000': 3_000_000 + 43_001 * 15000},
+        'instructions_per_item': 43_001}
+    # The counted runs read the cache written by the run before them.
+    assert [n for n, _ in runs] == [1, 5000, 15000]
+    assert len({cache for _, cache in runs}) == 1
+
+
+@pytest.mark.parametrize('digests, counted', [
+    ('aab', 'a'), ('abcc', 'c'), ('abcdef', None)])
+def test_a_count_is_taken_again_if_asyncio_changed_meanwhile(
+        monkeypatch, capsys, digests, counted):
+    digests = iter(digests)
+    monkeypatch.setattr(instructions, 'asyncio_digest',
+                        lambda: next(digests))
+    monkeypatch.setattr(instructions, 'run_once',
+                        lambda contender, n, cache: None)
+    monkeypatch.setattr(instructions, 'collected',
+                        lambda contender, n, cache: 7 * n)
+    if counted is None:
+        with pytest.raises(SystemExit, match='changed at each of 3 counts'
+                                             ' of fair-pool'):
+            instructions.count('fair-pool')
+    else:
+        row = instructions.count('fair-pool')
+        assert (row['asyncio_md5'], row['instructions_per_item']) == (
+            counted, 7)
+    assert capsys.readouterr().out.count(
+        'changed while fair-pool was counted: counting again') == {
+            'a': 0, 'c': 1, None: 3}[counted]
+
+
+def test_the_bytecode_cache_is_written_even_where_python_is_told_not_to(
+        monkeypatch, tmp_path):
+    monkeypatch.setenv('PYTHONDONTWRITEBYTECODE', '1')
+    instructions.run_once('shape-floor', 1, str(tmp_path))
+    assert list(tmp_path.rglob('contenders*.pyc'))
+
+
+def test_a_run_failing_under_callgrind_is_a_clear_error(monkeypatch,
+                                                        tmp_path):
+    monkeypatch.setattr(instructions.subprocess, 'run',
+                        lambda command, **kwargs: subprocess.CompletedProcess(
+                            command, 1, '', 'run_once.py: boom'))
+    with pytest.raises(SystemExit, match=r'(?s)fair-pool with 10 items'
+                                         r' failed under callgrind.*boom'):
+        instructions.collected('fair-pool', 10, str(tmp_path))
+
+
+@pytest.mark.skipif(shutil.which('valgrind') is None,
+                    reason='valgrind not installed')
+def test_callgrind_counts_two_runs_alike(tmp_path):
+    instructions.run_once('shape-floor', 1, str(tmp_path))
+    first, second = (instructions.collected('shape-floor', 10, str(tmp_path))
+                     for _ in range(2))
+    assert first > 10**7
+    assert abs(second - first) < first / 10**4
+
+
+def test_without_valgrind_the_instructions_command_fails_and_stores_nothing(
+        monkeypatch, tmp_path):
+    monkeypatch.setattr(instructions.shutil, 'which', lambda name: None)
+    args = argparse.Namespace(results_dir=tmp_path, mode='quick',
+                              contenders=None)
+    with pytest.raises(SystemExit, match='valgrind not found: install'
+                                         " Debian's valgrind"):
+        bench_as_completed.measure_instructions(args)
+    assert not (tmp_path / 'results.json').exists()
+
+
+def test_without_valgrind_a_whole_run_notes_it_in_place_of_the_counts(
+        monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(instructions.shutil, 'which', lambda name: None)
+    for name in ('measure_time', 'measure_memory', 'measure_latency',
+                 'measure_http', 'measure_http_large', 'plot', 'report'):
+        monkeypatch.setattr(bench_as_completed, name, lambda args: None)
+    args = argparse.Namespace(results_dir=tmp_path, mode='quick',
+                              contenders=None)
+    bench_as_completed.store_section(
+        args, 'instructions', instructions_section(shape_floor=43_000))
+    bench_as_completed.run_all(args)
+    assert 'NOTE: no instruction counts: valgrind not found' in (
+        capsys.readouterr().out)
+    section = json.loads((tmp_path / 'results.json').read_text())[
+        'instructions']
+    assert bench_as_completed.instructions_table(section) == (
+        "Instructions per item: not counted: " + instructions.VALGRIND_MISSING)
+
+
+def test_instructions_table_gives_ratios_to_the_shape_floor_beside_timed():
+    section = instructions_section(shape_floor=40_000,
+                                   ours_async_for=44_000, fair_pool=80_000)
+    time_section = {'limit': 100, 'rows': [
+        {'contender': name, 'n': n, 'values_us': [us]}
+        for name, n, us in (('shape-floor', 10, 1.0),
+                            ('shape-floor', 100, 5.0),
+                            ('ours-async-for', 100, 6.0),
+                            ('fair-pool', 10, 9.0))]}
+    table = bench_as_completed.instructions_table(section, time_section)
+    assert 'between 15,000 and 5,000 trivial items over 10,000' in table
+    cells = [re.split(r'\s{2,}', line) for line in table.splitlines()]
+    assert cells[2][1:] == ['instructions/item', 'x shape floor',
+                            'timed x shape floor (N=1e+02)']
+    assert cells[4][1:] == ['40,000', '1.00', '1.00']
+    assert cells[5][1:] == ['44,000', '1.10', '1.20']
+    assert cells[6][1:] == ['80,000', '2.00', '-']
+    assert len(bench_as_completed.instructions_table(section).splitlines()[
+        2].split()) == 5  # Without a time section: no timed column.
+
+
+def test_ours_is_held_to_a_tenth_over_the_shape_floor_in_instructions():
+    lines = bench_as_completed.instruction_lines(instructions_section(
+        shape_floor=40_000, ours_async_for=44_000, ours_for=44_400))
+    assert [(met, text) for met, _, text in lines] == [
+        (True, 'as_completed(limit=), async for: 1.10x the shape floor in'
+               ' instructions per item (target <= 1.10x)'),
+        (False, 'as_completed(limit=), for: 1.11x the shape floor in'
+                ' instructions per item (target <= 1.10x)')]
+
+
+def test_results_of_a_contender_no_longer_here_are_refused(tmp_path):
+    args = argparse.Namespace(results_dir=tmp_path, mode='full',
+                              contenders=None)
+    bench_as_completed.store_section(args, 'memory', {'rows': [
+        {'contender': 'floor', 'n': 10}]})
+    with pytest.raises(SystemExit, match='rows of floor, no longer a'
+                                         ' contender; rerun'):
+        bench_as_completed.report(args)
