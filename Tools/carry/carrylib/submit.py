@@ -44,6 +44,9 @@ MAIN_LINE_MESSAGE = "main-line additions\n"
 INDEX_LINE = re.compile(r"^index ([0-9a-f]{7,40})\.\.[0-9a-f]{7,40}", re.M)
 
 
+CREDIT_PLACEHOLDER = "(Contributed by ... in"
+
+
 def submitter_identity(where: Path) -> tuple[str, str]:
     """``user.name`` and ``user.email`` as git reads them in *where*."""
     values = [run(["git", "config", key], cwd=where, check=False).stdout.strip()
@@ -229,6 +232,8 @@ def make_patch(cfg: Config, target: str, author: tuple[str, str],
               squashed).stdout
     if as_stored:
         out = with_stored_diffs(out, as_stored, wt)
+    # What's New credits the submitter, as the commit does.
+    out = out.replace(CREDIT_PLACEHOLDER, f"(Contributed by {author[0]} in")
     dest = dest or cfg.dist / PATCH_NAMES[target]
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_text(out)

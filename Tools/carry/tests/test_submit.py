@@ -124,7 +124,8 @@ WHATSNEW = "".join(f"Entry {i}.\n\n" for i in range(1, 16)).replace(
     "Entry 8.\n", "Improved modules\n================\n")
 WHATSNEW_ADDED = WHATSNEW.replace(
     "================\n", "================\n\nasyncio\n-------\n\n"
-    "* as_completed() has a new *limit* parameter.\n")
+    "* as_completed() has a new *limit* parameter.\n"
+    "  (Contributed by ... in :gh:`1`.)\n")
 TASKS_MAIN = TASKS_PY_CHANGED.replace("    return iter(fs)\n",
                                       "    return iter(fs)  # main-line\n")
 # main's own text of asyncio-task.rst, and the change's words in it
@@ -211,7 +212,7 @@ def test_main_patch_is_made_against_the_main_base(checked_out, tmp_path,
         assert (f"index {blob(main, f'HEAD~1:{path}')[:7]}.."
                 in diff_of(text, path))
     stat = text[text.index("\n---\n"):text.index("\ndiff --git")]
-    assert re.search(r"^ Doc/whatsnew/3.16.rst +\| +5 \+{5}$", stat, re.M)
+    assert re.search(r"^ Doc/whatsnew/3.16.rst +\| +6 \+{6}$", stat, re.M)
     # one commit on main, with nothing to merge
     git(main, "am", "-3", "-q", str(patch))
     assert (main / "Lib/asyncio/tasks.py").read_text() == \
@@ -219,7 +220,8 @@ def test_main_patch_is_made_against_the_main_base(checked_out, tmp_path,
     assert (main / "Doc/library/asyncio-task.rst").read_text() == \
         "Title\n\n" + DOC_MAIN_CHANGED
     assert (main / "Doc/whatsnew/3.16.rst").read_text() == \
-        "Title\n\n" + WHATSNEW_ADDED
+        "Title\n\n" + WHATSNEW_ADDED.replace(
+            "by ...", "by " + SUBMITTER.partition(" <")[0])
     assert (main / NEW).exists()
     assert git(main, "log", "-1", "--format=%an <%ae>").stdout.strip() == \
         SUBMITTER
