@@ -22,7 +22,10 @@ from hypothesis import strategies as st
 
 MODES = ASYNC_FOR, PLAIN_FOR, GATHER = 'async for', 'for', 'gather'
 STOPS = ('break', 'cancel', 'cancel step', 'deadline')
-ENDINGS = ('return', 'raise', 'cancel', 'not awaitable')
+# A non-awaitable item and the iterable's exception are raised by the call
+# or by a step, not yielded as outcomes (test_tasks tests them): the model
+# here draws neither.
+ENDINGS = ('return', 'raise', 'cancel')
 TIMEOUT = ('timeout',)
 END = object()
 
@@ -149,24 +152,14 @@ class BaseProperties:
         limit=st.integers(1, 8),
         schedule=st.lists(st.tuples(st.integers(0, 3),
                                     st.sampled_from(ENDINGS)), max_size=25),
-        raise_at=st.none() | st.integers(0, 25),
+        raise_at=st.none(),
         stop_at=st.none() | st.integers(0, 12), stop_by=st.sampled_from(STOPS))
-    @hypothesis.example(  # gather + deadline, the input error not started
-        mode=GATHER, eager=False, limit=2, schedule=[(3, 'raise')] * 6,
-        raise_at=4, stop_at=1, stop_by='deadline')
-    @hypothesis.example(  # gather + deadline, eager, error taken last
-        mode=GATHER, eager=True, limit=2, schedule=[(3, 'return')] * 3,
-        raise_at=3, stop_at=0, stop_by='deadline')
     @hypothesis.example(
         mode=GATHER, eager=False, limit=2, schedule=[(3, 'return')] * 6,
         raise_at=None, stop_at=1, stop_by='cancel')
     @hypothesis.example(
         mode=GATHER, eager=False, limit=2, schedule=[(2, 'return')] * 5,
         raise_at=None, stop_at=0, stop_by='cancel step')
-    @hypothesis.example(  # eager + raise, input error, non-awaitables
-        mode=PLAIN_FOR, eager=True, limit=2,
-        schedule=[(1, 'raise'), (0, 'cancel'), (0, 'not awaitable')] * 3,
-        raise_at=5, stop_at=None, stop_by='break')
     @hypothesis.example(
         mode=ASYNC_FOR, eager=True, limit=3, schedule=[(3, 'raise')] * 9,
         raise_at=None, stop_at=4, stop_by='deadline')
@@ -193,13 +186,13 @@ class BaseProperties:
 
         def snapshot():  # Runs with the iterator's deadline timer.
             nonlocal at_deadline
-            at_deadline = set(spy.done), spy.exhausted, len(spy.taken)
+            at_deadline = set(spy.done), len(spy.taken)
 
         async def stop():
             nonlocal taken_at_stop
             loop.now += timeout
             await run_loop_briefly(2)
-            taken_at_stop = at_deadline[2]
+            taken_at_stop = at_deadline[1]
 
         async def cancel_step(iterator):
             step = self.Task(next_result(iterator, mode), loop=loop)
@@ -306,9 +299,13 @@ class BaseProperties:
         for coro in spy.taken:
             if inspect.iscoroutine(coro):
                 self.assertEqual(inspect.getcoroutinestate(coro), 'CORO_CLOSED')
+        # Nothing is taken after a break or a cancellation; after the
+        # deadline one more, closed, if there is one, to know that the
+        # iterable holds more.
+        extra = 0
         if taken_at_stop is not None:
-            # Nothing is taken after a break, a cancellation or the deadline.
-            self.assertEqual(len(spy.taken), taken_at_stop)
+            extra = len(spy.taken) - taken_at_stop
+            self.assertIn(extra, (0, 1) if stop_by == 'deadline' else (0,))
         got = collections.Counter(map(outcome_key, outcomes))
         keys = [spy.key(i) for i in range(len(spy.taken))]
         keys += [('input',)] * spy.failed
@@ -329,11 +326,12 @@ class BaseProperties:
         # the others a TimeoutError, and one more stands for the rest of
         # aws if aws may hold more.  The error items (input error and
         # non-awaitables) are not watched: either.
-        done, exhausted, _ = at_deadline
+        done, taken = at_deadline
         fixed = collections.Counter(
             spy.key(i) if i in done else TIMEOUT
-            for i, coro in enumerate(spy.taken) if inspect.iscoroutine(coro))
-        fixed[TIMEOUT] += not exhausted
+            for i, coro in enumerate(spy.taken[:taken])
+            if inspect.iscoroutine(coro))
+        fixed[TIMEOUT] += extra
         either = collections.Counter(k for k in keys if k[0] in (
             'input', 'not awaitable'))
         self.assertLessEqual(fixed, got)
