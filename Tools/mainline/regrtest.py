@@ -13,6 +13,8 @@ NEW_TESTS = ["test_asyncio.test_tasks", "test_asyncio.test_graph",
 WARNINGS_AS_ERRORS = ["-W", "error"]
 # regrtest: show a failing test's output (tracebacks), without rerunning it.
 SHOW_FAILURES = ["--verbose3"]
+# A test that hangs fails after 10 minutes instead of holding the run.
+HANG_LIMIT = ["--timeout=600"]
 
 
 def new_tests(override: str | None = None) -> list[str]:
@@ -24,11 +26,11 @@ def new_tests(override: str | None = None) -> list[str]:
 def full_run(jobs: int) -> list[str]:
     """All of test_asyncio (the new tests included: they are in it)."""
     return [PYTHON, *WARNINGS_AS_ERRORS, "-m", "test", "test_asyncio",
-            f"-j{jobs}", *SHOW_FAILURES]
+            f"-j{jobs}", *SHOW_FAILURES, *HANG_LIMIT]
 
 
 def refleak_run(tests: list[str]) -> list[str]:
     # -j1: in a worker process, as regrtest shows a failure's output
     # (--verbose3) under -R only there.
     return [PYTHON_DEBUG, *WARNINGS_AS_ERRORS, "-m", "test", "-R", "3:3",
-            "-j1", *SHOW_FAILURES, *tests]
+            "-j1", *SHOW_FAILURES, *HANG_LIMIT, *tests]

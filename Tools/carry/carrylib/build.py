@@ -145,9 +145,17 @@ REGRTEST_VALUE_OPTS = {"-m", "--match", "-i", "--ignore", "-R", "--huntrleaks",
                        "-p", "--python", "--randseed"}
 
 
+# A test that hangs fails after this long instead of holding the run (and
+# CI) forever; regrtest's own default is no limit.
+REGRTEST_TIMEOUT = "--timeout=600"
+
+
 def regrtest_command(python: Path, extra: list[str]) -> list[str]:
+    timeout = ([] if any(a.startswith("--timeout") for a in extra)
+               else [REGRTEST_TIMEOUT])
     if not extra:
-        return [str(python), "-m", "test", "test_asyncio", f"-j{cpu_count()}"]
+        return [str(python), "-m", "test", "test_asyncio", f"-j{cpu_count()}",
+                *timeout]
     has_test = False
     skip = False
     for a in extra:
@@ -161,7 +169,7 @@ def regrtest_command(python: Path, extra: list[str]) -> list[str]:
     args = list(extra)
     if not has_test:
         args.append("test_asyncio")
-    return [str(python), "-m", "test", *args]
+    return [str(python), "-m", "test", *args, *timeout]
 
 
 UPSTREAM_URL = "https://github.com/python/cpython"

@@ -60,11 +60,14 @@ def test_test_passes_options_through(carry):
     assert p.returncode == 0, p.stderr
     line = [l for l in p.stdout.splitlines() if l.startswith("ARGS:")][0]
     assert line.split()[1:] == ["-m", "test", "-m", "test_as_completed*",
-                                "-R", "3:3", "-v", "test_asyncio"]
-    p = carry("test", "--debug", "--", "test_asyncio.test_as_completed_limit", "-v")
+                                "-R", "3:3", "-v", "test_asyncio",
+                                "--timeout=600"]
+    p = carry("test", "--debug", "--", "test_asyncio.test_as_completed_limit",
+              "--timeout", "5")
     line = [l for l in p.stdout.splitlines() if l.startswith("ARGS:")][0]
     assert line.split()[1:] == ["-m", "test",
-                                "test_asyncio.test_as_completed_limit", "-v"]
+                                "test_asyncio.test_as_completed_limit",
+                                "--timeout", "5"]
 
 
 def test_test_without_build(carry):

@@ -19,6 +19,11 @@ def test_full_run_has_warnings_as_errors_before_the_module():
     assert command[4:7] == ["test", "test_asyncio", "-j2"]
 
 
+def test_a_hang_fails_in_both_runs():
+    for command in (regrtest.full_run(2), regrtest.refleak_run(["t"])):
+        assert "--timeout=600" in command
+
+
 def test_refleak_run_uses_the_debug_build():
     command = regrtest.refleak_run(["test_asyncio.test_tasks", "-m", "p*"])
     assert command[:3] == ["/usr/bin/python3.15-dbg", "-W", "error"]
