@@ -10,8 +10,9 @@ the hash seed is fixed (the layout of sets and dicts) and they read the
 bytecode of the modules they import from a cache of their own, written
 by a run outside callgrind just before: another process writing or
 removing a cache in between changes nothing.  The asyncio package is
-hashed before and after: if it changed in between, the count is taken
-again, up to ATTEMPTS times.  Used by "bench_as_completed.py
+hashed and its files' modification times read before and after: if either
+changed in between (a file written again with the same text is compiled
+again by the next run), the count is taken again, up to ATTEMPTS times.  Used by "bench_as_completed.py
 instructions"; needs Debian's ``valgrind``.
 """
 
@@ -44,6 +45,12 @@ def asyncio_digest():
     for path in sorted(Path(asyncio.__file__).parent.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
+
+
+def asyncio_mtimes():
+    """Return the modification times of the asyncio package's sources."""
+    package = Path(asyncio.__file__).parent
+    return [path.stat().st_mtime_ns for path in sorted(package.glob("*.py"))]
 
 
 def run_once(contender, n, cache, tool=()):
@@ -79,11 +86,11 @@ def count(contender):
     small, large = SIZES
     package = Path(asyncio.__file__).parent
     for _ in range(ATTEMPTS):
-        digest = asyncio_digest()
+        digest, mtimes = asyncio_digest(), asyncio_mtimes()
         with tempfile.TemporaryDirectory() as cache:
             run_once(contender, 1, cache)  # Writes the bytecode cache.
             counts = {n: collected(contender, n, cache) for n in SIZES}
-        if asyncio_digest() == digest:
+        if (asyncio_digest(), asyncio_mtimes()) == (digest, mtimes):
             return {"contender": contender, "asyncio_md5": digest,
                     "collected": {str(n): counts[n] for n in SIZES},
                     "instructions_per_item": round(

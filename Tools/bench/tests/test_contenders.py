@@ -287,6 +287,21 @@ def test_a_count_is_taken_again_if_asyncio_changed_meanwhile(
             'a': 0, 'c': 1, None: 3}[counted]
 
 
+def test_a_count_is_taken_again_if_an_asyncio_file_was_written_meanwhile(
+        monkeypatch, capsys):
+    # The same text written again: the next run compiles it again.
+    mtimes = iter([[1, 2], [1, 3], [1, 3], [1, 3]])
+    monkeypatch.setattr(instructions, 'asyncio_mtimes', lambda: next(mtimes))
+    monkeypatch.setattr(instructions, 'run_once',
+                        lambda contender, n, cache: None)
+    counts = iter([10, 12, 5, 15])  # The first pair: a compile in between.
+    monkeypatch.setattr(instructions, 'collected',
+                        lambda contender, n, cache: next(counts))
+    monkeypatch.setattr(instructions, 'SIZES', (1, 2))
+    assert instructions.count('fair-pool')['instructions_per_item'] == 10
+    assert capsys.readouterr().out.count('counting again') == 1
+
+
 def test_the_bytecode_cache_is_written_even_where_python_is_told_not_to(
         monkeypatch, tmp_path):
     monkeypatch.setenv('PYTHONDONTWRITEBYTECODE', '1')
