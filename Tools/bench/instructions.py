@@ -12,8 +12,8 @@ by a run outside callgrind just before: another process writing or
 removing a cache in between changes nothing.  The asyncio package is
 hashed and its files' modification times read before and after: if either
 changed in between (a file written again with the same text is compiled
-again by the next run), the count is taken again, up to ATTEMPTS times.  Used by "bench_as_completed.py
-instructions"; needs Debian's ``valgrind``.
+again by the next run), the count is taken again, up to ATTEMPTS times.
+Used by "bench_as_completed.py instructions"; needs Debian's ``valgrind``.
 """
 
 import asyncio
@@ -30,6 +30,7 @@ SIZES = (5000, 15000)
 LIMIT = 100
 ATTEMPTS = 3
 RUN_ONCE = Path(__file__).with_name("run_once.py")
+PACKAGE = Path(asyncio.__file__).parent  # The asyncio package run here.
 VALGRIND_MISSING = ("valgrind not found: install Debian's valgrind"
                     " (apt-get install valgrind)")
 
@@ -42,15 +43,14 @@ def missing():
 def asyncio_digest():
     """Return the MD5 of the source of the asyncio package run here."""
     digest = hashlib.md5()
-    for path in sorted(Path(asyncio.__file__).parent.glob("*.py")):
+    for path in sorted(PACKAGE.glob("*.py")):
         digest.update(path.name.encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
 
 def asyncio_mtimes():
     """Return the modification times of the asyncio package's sources."""
-    package = Path(asyncio.__file__).parent
-    return [path.stat().st_mtime_ns for path in sorted(package.glob("*.py"))]
+    return [path.stat().st_mtime_ns for path in sorted(PACKAGE.glob("*.py"))]
 
 
 def run_once(contender, n, cache, tool=()):
@@ -84,7 +84,6 @@ def count(contender):
     """Return the row of *contender*: its counts and instructions/item,
     with the MD5 of the asyncio package counted."""
     small, large = SIZES
-    package = Path(asyncio.__file__).parent
     for _ in range(ATTEMPTS):
         digest, mtimes = asyncio_digest(), asyncio_mtimes()
         with tempfile.TemporaryDirectory() as cache:
@@ -95,7 +94,7 @@ def count(contender):
                     "collected": {str(n): counts[n] for n in SIZES},
                     "instructions_per_item": round(
                         (counts[large] - counts[small]) / (large - small))}
-        print(f"instructions: {package} changed while {contender} was"
+        print(f"instructions: {PACKAGE} changed while {contender} was"
               f" counted: counting again")
-    sys.exit(f"instructions: {package} changed at each of {ATTEMPTS}"
+    sys.exit(f"instructions: {PACKAGE} changed at each of {ATTEMPTS}"
              f" counts of {contender}")

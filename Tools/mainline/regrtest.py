@@ -3,6 +3,7 @@ change, and the new tests under -R 3:3 on the debug build."""
 
 import shlex
 
+from carrylib.build import REGRTEST_TIMEOUT
 from mainline.chroot import PYTHON, PYTHON_DEBUG
 
 # The change's tests: beside the as_completed tests in test_tasks, and,
@@ -13,8 +14,6 @@ NEW_TESTS = ["test_asyncio.test_tasks", "test_asyncio.test_graph",
 WARNINGS_AS_ERRORS = ["-W", "error"]
 # regrtest: show a failing test's output (tracebacks), without rerunning it.
 SHOW_FAILURES = ["--verbose3"]
-# A test that hangs fails after 10 minutes instead of holding the run.
-HANG_LIMIT = ["--timeout=600"]
 
 
 def new_tests(override: str | None = None) -> list[str]:
@@ -26,11 +25,11 @@ def new_tests(override: str | None = None) -> list[str]:
 def full_run(jobs: int) -> list[str]:
     """All of test_asyncio (the new tests included: they are in it)."""
     return [PYTHON, *WARNINGS_AS_ERRORS, "-m", "test", "test_asyncio",
-            f"-j{jobs}", *SHOW_FAILURES, *HANG_LIMIT]
+            f"-j{jobs}", *SHOW_FAILURES, REGRTEST_TIMEOUT]
 
 
 def refleak_run(tests: list[str]) -> list[str]:
     # -j1: in a worker process, as regrtest shows a failure's output
     # (--verbose3) under -R only there.
     return [PYTHON_DEBUG, *WARNINGS_AS_ERRORS, "-m", "test", "-R", "3:3",
-            "-j1", *SHOW_FAILURES, *HANG_LIMIT, *tests]
+            "-j1", *SHOW_FAILURES, REGRTEST_TIMEOUT, *tests]
