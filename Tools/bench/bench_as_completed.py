@@ -54,8 +54,11 @@ ALL_CONTENDERS = [*STDLIB_CONTENDERS, *PEERS]
 PEERS_MAX_N = 10**5
 # Today's as_completed() has no limit: not in the latency and HTTP runs.
 WITH_UNBOUNDED = [*ALL_CONTENDERS, *UNBOUNDED]
+# The shape floor behind each iteration mode's protocol: counted only.
+PROTOCOL_FLOORS = ["protocol-floor-async-for", "protocol-floor-for"]
 # Counted by callgrind in every run, quick or full: about 20 s each.
-INSTRUCTION_CONTENDERS = [SHAPE_FLOOR, *OURS, "worker-pool-tasks", FAIR_POOL]
+INSTRUCTION_CONTENDERS = [SHAPE_FLOOR, *PROTOCOL_FLOORS, *OURS,
+                          "worker-pool-tasks", FAIR_POOL]
 
 # pyperf settings per number of tasks: (processes, values, warmups); the
 # processes of the contenders take turns.
@@ -168,8 +171,8 @@ def with_stored_rows(args, section, rows):
     stored = load_results(args).get(section, {"rows": []})["rows"]
     rows = rows + [row for row in stored
                    if row["contender"] not in args.contenders]
-    return sorted(rows, key=lambda row: WITH_UNBOUNDED.index(
-        row["contender"]))
+    order = [SHAPE_FLOOR, *PROTOCOL_FLOORS, *WITH_UNBOUNDED]  # A run's.
+    return sorted(rows, key=lambda row: order.index(row["contender"]))
 
 
 def results_path(args):
@@ -626,14 +629,22 @@ def ratio_lines(time_section):
 
 
 def instruction_lines(instructions_section):
-    """Ours against the shape floor in instructions per item."""
+    """Ours against the shape floor in instructions per item, and beside
+    it against the protocol floor of the same iteration mode."""
     counts = {row["contender"]: row["instructions_per_item"]
               for row in instructions_section.get("rows", [])}
-    return [(counts[name] / counts[SHAPE_FLOOR] <= SHAPE_FLOOR_TARGET, (),
-             f"{label(name)}: {counts[name] / counts[SHAPE_FLOOR]:.2f}x the"
-             f" shape floor in instructions per item (target <="
-             f" {SHAPE_FLOOR_TARGET:.2f}x)")
-            for name in OURS if name in counts and SHAPE_FLOOR in counts]
+    lines = []
+    for name, protocol_floor in zip(OURS, PROTOCOL_FLOORS):
+        if name not in counts or SHAPE_FLOOR not in counts:
+            continue
+        ratio = counts[name] / counts[SHAPE_FLOOR]
+        text = (f"{label(name)}: {ratio:.2f}x the shape floor in"
+                f" instructions per item (target <= {SHAPE_FLOOR_TARGET:.2f}x)")
+        if protocol_floor in counts:
+            text += (f"; {counts[name] / counts[protocol_floor]:.2f}x the"
+                     f" {label(protocol_floor)}")
+        lines.append((ratio <= SHAPE_FLOOR_TARGET, (), text))
+    return lines
 
 
 def memory_lines(memory_section):

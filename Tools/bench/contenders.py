@@ -256,6 +256,84 @@ async def shape_floor(work, n, limit):
     return completed
 
 
+class ProtocolFloor:
+    """The shape floor behind the iterator protocol: the cheapest iterator
+    of as_completed(limit=)'s shape, one consumer taking one step at a time.
+
+    The shape floor's callback, deque and start of the next item, in a
+    coroutine per step: __anext__() itself, or the one __next__() returns.
+    None of as_completed()'s bookkeeping: no claims for several consumers,
+    no deadline, no duplicates, no errors of the iterable.
+    """
+
+    def __init__(self, coros, limit):
+        self.loop = asyncio.get_running_loop()
+        self.coros = coros
+        self.running = set()
+        self.finished = collections.deque()
+        self.waiter = None
+        self.on_done = self._on_done  # One bound method for every item.
+        for coro in itertools.islice(coros, limit):
+            task = self.loop.create_task(coro)
+            self.running.add(task)
+            task.add_done_callback(self.on_done)
+
+    def __aiter__(self):
+        return self
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        if not (self.running or self.finished):
+            raise StopIteration
+        return self._step(True)
+
+    def _on_done(self, task):
+        self.running.discard(task)
+        self.finished.append(task)
+        if self.waiter is not None:
+            self.waiter.set_result(None)
+            self.waiter = None
+
+    async def _step(self, resolve=False):
+        if not (resolve or self.running or self.finished):
+            raise StopAsyncIteration
+        if not self.finished:
+            self.waiter = self.loop.create_future()
+            try:
+                await self.waiter
+            finally:
+                self.waiter = None
+        task = self.finished.popleft()
+        coro = next(self.coros, None)
+        if coro is not None:
+            started = self.loop.create_task(coro)
+            self.running.add(started)
+            started.add_done_callback(self.on_done)
+        return task.result() if resolve else task
+
+    __anext__ = _step
+
+
+async def protocol_floor_async_for(work, n, limit):
+    """ProtocolFloor as an asynchronous iterator."""
+    completed = 0
+    async for task in ProtocolFloor((work(i) for i in range(n)), limit):
+        task.result()
+        completed += 1
+    return completed
+
+
+async def protocol_floor_for(work, n, limit):
+    """ProtocolFloor as a plain iterator of coroutines."""
+    completed = 0
+    for next_result in ProtocolFloor((work(i) for i in range(n)), limit):
+        await next_result
+        completed += 1
+    return completed
+
+
 async def aiostream_map(work, n, limit):
     """aiostream: stream.map(xs, fn, task_limit=limit), unordered."""
     from aiostream import stream
@@ -297,6 +375,9 @@ CONTENDERS = {
     "fair-pool": (fair_pool, "fair pool: tasks, queue, one consumer"),
     "polling": (polling, "polling limited_as_completed"),
     "shape-floor": (shape_floor, "shape floor: callback, deque, consumer"),
+    "protocol-floor-async-for": (protocol_floor_async_for,
+                                 "protocol floor, async for"),
+    "protocol-floor-for": (protocol_floor_for, "protocol floor, for"),
     "aiostream": (aiostream_map, "aiostream map(task_limit=)"),
     "aiometer": (aiometer_amap, "aiometer amap(max_at_once=)"),
 }

@@ -207,17 +207,22 @@ def test_contenders_are_checked_by_name():
         bench_as_completed.contender_names('shape-floor,ours')
 
 
-def test_shape_floor_gives_an_items_error_to_its_consumer():
+FLOORS = ['shape-floor', 'protocol-floor-async-for', 'protocol-floor-for']
+
+
+@pytest.mark.parametrize('name', FLOORS)
+def test_a_floor_gives_an_items_error_to_its_consumer(name):
     async def work(i):
         await asyncio.sleep(0)
         if i == 7:
             raise ValueError('item 7 failed')
 
     with pytest.raises(ValueError, match='item 7 failed'):
-        asyncio.run(contenders.shape_floor(work, 20, 3))
+        asyncio.run(contenders.CONTENDERS[name][0](work, 20, 3))
 
 
-def test_shape_floor_cancelled_while_waiting_leaves_no_error_behind():
+@pytest.mark.parametrize('name', FLOORS)
+def test_a_floor_cancelled_while_waiting_leaves_no_error_behind(name):
     errors = []
 
     async def work(i):
@@ -226,7 +231,8 @@ def test_shape_floor_cancelled_while_waiting_leaves_no_error_behind():
     async def main():
         asyncio.get_running_loop().set_exception_handler(
             lambda loop, context: errors.append(context['message']))
-        runner = asyncio.create_task(contenders.shape_floor(work, 20, 3))
+        runner = asyncio.create_task(
+            contenders.CONTENDERS[name][0](work, 20, 3))
         await asyncio.sleep(0.001)
         runner.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -382,10 +388,12 @@ def test_instructions_table_gives_ratios_to_the_shape_floor_beside_timed():
 
 def test_ours_is_held_to_a_tenth_over_the_shape_floor_in_instructions():
     lines = bench_as_completed.instruction_lines(instructions_section(
-        shape_floor=40_000, ours_async_for=44_000, ours_for=44_400))
+        shape_floor=40_000, ours_async_for=44_000, ours_for=44_400,
+        protocol_floor_async_for=42_000))
     assert [(met, text) for met, _, text in lines] == [
         (True, 'as_completed(limit=), async for: 1.10x the shape floor in'
-               ' instructions per item (target <= 1.10x)'),
+               ' instructions per item (target <= 1.10x); 1.05x the'
+               ' protocol floor, async for'),
         (False, 'as_completed(limit=), for: 1.11x the shape floor in'
                 ' instructions per item (target <= 1.10x)')]
 
