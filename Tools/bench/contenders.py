@@ -9,24 +9,27 @@ contender accepts one.
 
 import asyncio
 import collections
+import functools
 import itertools
 
 
-async def ours_async_for(work, n, limit):
-    """asyncio.as_completed(limit=) as an asynchronous iterator."""
+async def ours_async_for(work, n, limit, as_completed=asyncio.as_completed):
+    """asyncio.as_completed(limit=) as an asynchronous iterator (or
+    *as_completed*, another iterator of its shape)."""
     completed = 0
     coros = (work(i) for i in range(n))
-    async for task in asyncio.as_completed(coros, limit=limit):
+    async for task in as_completed(coros, limit=limit):
         task.result()
         completed += 1
     return completed
 
 
-async def ours_plain_for(work, n, limit):
-    """asyncio.as_completed(limit=) as a plain iterator of coroutines."""
+async def ours_plain_for(work, n, limit, as_completed=asyncio.as_completed):
+    """asyncio.as_completed(limit=) as a plain iterator of coroutines (or
+    *as_completed*, another iterator of its shape)."""
     completed = 0
     coros = (work(i) for i in range(n))
-    for next_result in asyncio.as_completed(coros, limit=limit):
+    for next_result in as_completed(coros, limit=limit):
         await next_result
         completed += 1
     return completed
@@ -229,9 +232,9 @@ async def shape_floor(work, n, limit):
         nonlocal waiter
         running.discard(task)
         finished.append(task)
-        if waiter is not None:
+        if waiter is not None and not waiter.done():  # Not if cancelled.
             waiter.set_result(None)
-            waiter = None
+            waiter = None  # The next ones need not ask done().
 
     for coro in itertools.islice(coros, limit):
         task = loop.create_task(coro)
@@ -241,10 +244,7 @@ async def shape_floor(work, n, limit):
     while running or finished:
         if not finished:
             waiter = loop.create_future()
-            try:
-                await waiter
-            finally:
-                waiter = None  # Cancelled: on_done must not set it.
+            await waiter
         task = finished.popleft()
         coro = next(coros, None)
         if coro is not None:
@@ -257,16 +257,17 @@ async def shape_floor(work, n, limit):
 
 
 class ProtocolFloor:
-    """The shape floor behind the iterator protocol: the cheapest iterator
-    of as_completed(limit=)'s shape, one consumer taking one step at a time.
+    """The shape floor behind the iterator protocol: as_completed(limit=)'s
+    shape as an iterator, for one consumer taking one step at a time.
 
     The shape floor's callback, deque and start of the next item, in a
     coroutine per step: __anext__() itself, or the one __next__() returns.
     None of as_completed()'s bookkeeping: no claims for several consumers,
-    no deadline, no duplicates, no errors of the iterable.
+    no deadline, no duplicates, no errors of the iterable.  Ours' runners
+    iterate it, so that only the iterator differs.
     """
 
-    def __init__(self, coros, limit):
+    def __init__(self, coros, limit):  # coros: an iterator.
         self.loop = asyncio.get_running_loop()
         self.coros = coros
         self.running = set()
@@ -292,19 +293,16 @@ class ProtocolFloor:
     def _on_done(self, task):
         self.running.discard(task)
         self.finished.append(task)
-        if self.waiter is not None:
+        if self.waiter is not None and not self.waiter.done():
             self.waiter.set_result(None)
-            self.waiter = None
+            self.waiter = None  # The next ones need not ask done().
 
     async def _step(self, resolve=False):
         if not (resolve or self.running or self.finished):
             raise StopAsyncIteration
         if not self.finished:
             self.waiter = self.loop.create_future()
-            try:
-                await self.waiter
-            finally:
-                self.waiter = None
+            await self.waiter
         task = self.finished.popleft()
         coro = next(self.coros, None)
         if coro is not None:
@@ -314,24 +312,6 @@ class ProtocolFloor:
         return task.result() if resolve else task
 
     __anext__ = _step
-
-
-async def protocol_floor_async_for(work, n, limit):
-    """ProtocolFloor as an asynchronous iterator."""
-    completed = 0
-    async for task in ProtocolFloor((work(i) for i in range(n)), limit):
-        task.result()
-        completed += 1
-    return completed
-
-
-async def protocol_floor_for(work, n, limit):
-    """ProtocolFloor as a plain iterator of coroutines."""
-    completed = 0
-    for next_result in ProtocolFloor((work(i) for i in range(n)), limit):
-        await next_result
-        completed += 1
-    return completed
 
 
 async def aiostream_map(work, n, limit):
@@ -375,9 +355,13 @@ CONTENDERS = {
     "fair-pool": (fair_pool, "fair pool: tasks, queue, one consumer"),
     "polling": (polling, "polling limited_as_completed"),
     "shape-floor": (shape_floor, "shape floor: callback, deque, consumer"),
-    "protocol-floor-async-for": (protocol_floor_async_for,
-                                 "protocol floor, async for"),
-    "protocol-floor-for": (protocol_floor_for, "protocol floor, for"),
+    # Iterated by ours' own loops.
+    "protocol-floor-async-for": (
+        functools.partial(ours_async_for, as_completed=ProtocolFloor),
+        "protocol floor, async for"),
+    "protocol-floor-for": (
+        functools.partial(ours_plain_for, as_completed=ProtocolFloor),
+        "protocol floor, for"),
     "aiostream": (aiostream_map, "aiostream map(task_limit=)"),
     "aiometer": (aiometer_amap, "aiometer amap(max_at_once=)"),
 }

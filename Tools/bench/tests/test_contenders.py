@@ -26,10 +26,12 @@ RUNNABLE = [name for name in contenders.available(contenders.CONTENDERS)
 
 
 def run_counting(name, n, limit):
-    """Run contender *name*; return (completed, items started, max running)."""
+    """Run contender *name*; return (completed, items started, max running).
+    The loop's exception handler must not be called."""
     run = contenders.CONTENDERS[name][0]
     started = []
     running = max_running = 0
+    errors = []
 
     async def work(i):
         nonlocal running, max_running
@@ -40,7 +42,13 @@ def run_counting(name, n, limit):
             await asyncio.sleep(0)
         running -= 1
 
-    completed = asyncio.run(run(work, n, limit))
+    async def main():
+        asyncio.get_running_loop().set_exception_handler(
+            lambda loop, context: errors.append(context['message']))
+        return await run(work, n, limit)
+
+    completed = asyncio.run(main())
+    assert errors == []
     return completed, sorted(started), max_running
 
 
@@ -200,6 +208,33 @@ def test_a_rerun_of_some_contenders_keeps_the_stored_rows_of_the_others(
         ('semaphore-gather', 10, 1), ('semaphore-gather', 100, 1)]
 
 
+def test_a_rerun_of_a_protocol_floor_keeps_the_order_of_a_run(tmp_path):
+    args = argparse.Namespace(results_dir=tmp_path, mode='full',
+                              contenders=None)
+    bench_as_completed.store_section(
+        args, 'instructions', instructions_section(
+            shape_floor=43_000, ours_async_for=48_000, fair_pool=86_000))
+    args.contenders = ['protocol-floor-for']
+    rows = bench_as_completed.with_stored_rows(
+        args, 'instructions', instructions_section(
+            protocol_floor_for=45_000)['rows'])
+    assert [row['contender'] for row in rows] == [
+        'shape-floor', 'protocol-floor-for', 'ours-async-for', 'fair-pool']
+
+
+def test_the_instruction_count_takes_the_floors_and_ours(monkeypatch,
+                                                         tmp_path):
+    counted = []
+    monkeypatch.setattr(instructions, 'missing', lambda: None)
+    monkeypatch.setattr(instructions, 'count', lambda name: counted.append(
+        name) or {'contender': name, 'instructions_per_item': 1})
+    args = argparse.Namespace(results_dir=tmp_path, mode='quick',
+                              contenders=None)
+    bench_as_completed.measure_instructions(args)
+    assert {'shape-floor', 'protocol-floor-async-for', 'protocol-floor-for',
+            'ours-async-for', 'ours-for'} <= set(counted)
+
+
 def test_contenders_are_checked_by_name():
     assert bench_as_completed.contender_names('shape-floor,fair-pool') == [
         'shape-floor', 'fair-pool']
@@ -226,21 +261,45 @@ def test_a_floor_cancelled_while_waiting_leaves_no_error_behind(name):
     errors = []
 
     async def work(i):
-        await asyncio.sleep(0.01)
+        await gates[i]
 
     async def main():
-        asyncio.get_running_loop().set_exception_handler(
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(
             lambda loop, context: errors.append(context['message']))
+        gates.extend(loop.create_future() for _ in range(20))
         runner = asyncio.create_task(
             contenders.CONTENDERS[name][0](work, 20, 3))
-        await asyncio.sleep(0.001)
+        for _ in range(3):
+            await asyncio.sleep(0)  # The runner waits.
+        gates[0].set_result(None)
+        await asyncio.sleep(0)  # Item 0 ends: its callback is queued.
         runner.cancel()
         with pytest.raises(asyncio.CancelledError):
             await runner
-        await asyncio.sleep(0.03)  # The running items finish.
+        for gate in gates[1:]:
+            gate.set_result(None)
+        await asyncio.sleep(0)  # The running items finish.
 
+    gates = []
     asyncio.run(main())
     assert errors == []
+
+
+@pytest.mark.parametrize('mode', ['async for', 'for'])
+def test_the_protocol_floor_yields_in_completion_order(mode):
+    async def work(i):
+        for _ in range(3 - i):
+            await asyncio.sleep(0)
+        return i
+
+    async def main():
+        steps = contenders.ProtocolFloor((work(i) for i in range(3)), 3)
+        if mode == 'for':
+            return [await step for step in steps]
+        return [task.result() async for task in steps]
+
+    assert asyncio.run(main()) == [2, 1, 0]
 
 
 def instructions_section(**counts):
