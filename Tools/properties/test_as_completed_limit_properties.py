@@ -56,7 +56,7 @@ class ScheduledSpy:
 
     def __init__(self, schedule, raise_at):
         self.schedule, self.raise_at = schedule, raise_at
-        self.taken, self.done, self.delivered = [], set(), set()
+        self.taken, self.delivered = [], set()
         self.failed = self.exhausted = self.overrun = False
         self.running = self.max_running = 0
 
@@ -91,7 +91,6 @@ class ScheduledSpy:
             return i
         finally:
             self.running -= 1
-            self.done.add(i)
 
     def key(self, i):
         """The outcome item i must have, if not a TimeoutError."""
