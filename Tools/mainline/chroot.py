@@ -11,8 +11,11 @@ from mainline.errors import MainlineError
 from mainline.process import info, output, run
 
 SUITE = "sid"
-# python3.15-dbg is a --with-pydebug build, for refleak runs (-R 3:3).
-PACKAGES = ("python3.15", "libpython3.15-testsuite", "python3.15-dbg")
+# python3.15-dbg is a --with-pydebug build, for refleak runs (-R 3:3);
+# python3.14 and the venv packages, for the backport's tests (venvs).
+PACKAGES = ("python3.15", "libpython3.15-testsuite", "python3.15-dbg",
+            "python3.15-venv", "python3.14", "libpython3.14-testsuite",
+            "python3.14-venv")
 PYTHON = "/usr/bin/python3.15"
 PYTHON_DEBUG = "/usr/bin/python3.15-dbg"
 LIB = Path("usr/lib/python3.15")

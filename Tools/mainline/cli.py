@@ -1,4 +1,4 @@
-"""Command line: ``python Tools/mainline {chroot,apply,test}``.
+"""Command line: ``python Tools/mainline {chroot,apply,test,backport}``.
 
 Each subcommand is one stage and can be run again at any time: the chroot
 is made once and reused, apply is idempotent, test only reads.
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from carrylib.common import CarryError, Config
 from carrylib.source import apt_entries, debian_entry, os_codename
-from mainline import chroot, lib, regrtest
+from mainline import backport, chroot, lib, regrtest
 from mainline.errors import MainlineError
 from mainline.process import info, run
 
@@ -43,22 +43,39 @@ def cmd_apply(args) -> int:
     return 0
 
 
-def cmd_test(args) -> int:
+def require_applied(args) -> None:
     chroot.require_chroot(args.root)
     if lib.applied_inputs(args.root) != lib.inputs_digest(args.repo):
         raise MainlineError(f"{args.root} does not hold the repository's "
                             "current change: run the `apply` subcommand first")
+
+
+def cmd_test(args) -> int:
+    require_applied(args)
     chroot.require_root("running the tests in the chroot")
     new_tests = regrtest.new_tests(args.new_tests)
-    runs = [("all of test_asyncio", regrtest.full_run(args.jobs)),
-            ("the new tests, -R 3:3 on the debug build",
-             regrtest.refleak_run(new_tests))]
+    return run_in_chroot(args.root, [
+        ("all of test_asyncio", regrtest.full_run(args.jobs)),
+        ("the new tests, -R 3:3 on the debug build",
+         regrtest.refleak_run(new_tests))])
+
+
+def cmd_backport(args) -> int:
+    require_applied(args)
+    chroot.require_root("running the backport's tests in the chroot")
+    stage_dir = backport.stage(args.repo, args.root, args.dist.resolve())
+    return run_in_chroot(args.root, backport.runs(stage_dir))
+
+
+def run_in_chroot(root, runs) -> int:
+    """Run each (title, command) in the chroot, all of them; 1 if one
+    failed."""
     results = []
-    with chroot.mounted(args.root):
+    with chroot.mounted(root):
         for title, command in runs:
             info(f"--- {title}")
             start = time.monotonic()
-            status = run(chroot.chroot_command(args.root, command),
+            status = run(chroot.chroot_command(root, command),
                          check=False, env=chroot.chroot_env())
             results.append((title, status, time.monotonic() - start))
     for title, status, seconds in results:
@@ -100,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="regrtest arguments selecting the new tests "
                    f"(default: {' '.join(regrtest.NEW_TESTS)})")
     p.set_defaults(func=cmd_test)
+
+    p = sub.add_parser("backport", help="the backport's wheel in a venv of "
+                       "python3.14, of python3.15 with Debian's asyncio and "
+                       "of python3.15 with the main patch: the change's "
+                       "tests and Tools/properties "
+                       "(Tools/backport/venvtest.py)")
+    p.add_argument("--dist", type=Path, required=True,
+                   help="the directory holding the wheel of Tools/backport")
+    p.set_defaults(func=cmd_backport)
     return parser
 
 

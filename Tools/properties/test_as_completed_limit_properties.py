@@ -2,12 +2,14 @@
 
 Run with the patched interpreter, in a venv that has hypothesis:
     python Tools/properties/test_as_completed_limit_properties.py [-v]
-PROPERTIES_EXAMPLES (default 200) and PROPERTIES_SEED tune the search.
+PROPERTIES_EXAMPLES (default 200) and PROPERTIES_SEED tune the search;
+PROPERTIES_AS_COMPLETED=as_completed_limit checks the backport instead.
 """
 
 import asyncio
 import collections
 import gc
+import importlib
 import inspect
 import os
 import selectors
@@ -28,6 +30,11 @@ STOPS = ('break', 'cancel', 'cancel step', 'deadline')
 ENDINGS = ('return', 'raise', 'cancel')
 TIMEOUT = ('timeout',)
 END = object()
+EAGER = hasattr(tasks, 'create_eager_task_factory')  # 3.12 on.
+# Another module's as_completed() to check, as the backport's
+# (PROPERTIES_AS_COMPLETED=as_completed_limit).
+as_completed = importlib.import_module(
+    os.environ.get('PROPERTIES_AS_COMPLETED', 'asyncio')).as_completed
 
 
 class MyExc(Exception):
@@ -157,7 +164,8 @@ class BaseProperties:
         report_multiple_bugs=False,  # Shrinking one is slow enough.
         suppress_health_check=[hypothesis.HealthCheck.differing_executors])
     @hypothesis.given(
-        mode=st.sampled_from(MODES), eager=st.booleans(),
+        mode=st.sampled_from(MODES),
+        eager=st.booleans() if EAGER else st.just(False),
         limit=st.integers(1, 8),
         schedule=st.lists(st.tuples(st.integers(0, 3),
                                     st.sampled_from(ENDINGS)), max_size=25),
@@ -170,7 +178,7 @@ class BaseProperties:
         mode=GATHER, eager=False, limit=2, schedule=[(2, 'return')] * 5,
         raise_at=None, stop_at=0, stop_by='cancel step')
     @hypothesis.example(
-        mode=ASYNC_FOR, eager=True, limit=3, schedule=[(3, 'raise')] * 9,
+        mode=ASYNC_FOR, eager=EAGER, limit=3, schedule=[(3, 'raise')] * 9,
         raise_at=None, stop_at=4, stop_by='deadline')
     @hypothesis.example(
         mode=ASYNC_FOR, eager=False, limit=2, schedule=[(2, 'return')] * 6,
@@ -217,7 +225,7 @@ class BaseProperties:
 
         async def consume():
             nonlocal taken_at_stop, stop_at
-            iterator = asyncio.as_completed(spy, limit=limit, timeout=timeout)
+            iterator = as_completed(spy, limit=limit, timeout=timeout)
             loop.call_later(10, snapshot)
             while True:
                 if len(outcomes) == stop_at and taken_at_stop is None:
@@ -247,7 +255,7 @@ class BaseProperties:
 
         async def consume_all_at_once():
             nonlocal taken_at_stop
-            iterator = asyncio.as_completed(spy, limit=limit, timeout=timeout)
+            iterator = as_completed(spy, limit=limit, timeout=timeout)
             loop.call_later(10, snapshot)
             steps = [asyncio.ensure_future(c) for c in bounded(iterator)]
             gathered = asyncio.gather(*steps, return_exceptions=True)

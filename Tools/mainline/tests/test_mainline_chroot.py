@@ -19,7 +19,8 @@ def test_mmdebstrap_command():
     assert command == [
         "mmdebstrap", "--variant=apt",
         '--aptopt=Acquire::Check-Valid-Until "false"',
-        "--include=python3.15,libpython3.15-testsuite,python3.15-dbg",
+        "--include=python3.15,libpython3.15-testsuite,python3.15-dbg,"
+        "python3.15-venv,python3.14,libpython3.14-testsuite,python3.14-venv",
         "sid", "/b/sid.new", "http://m/debian"]
 
 

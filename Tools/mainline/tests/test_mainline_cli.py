@@ -74,3 +74,52 @@ def test_no_debian_entry_is_a_clear_error(tmp_path):
     (tmp_path / "os-release").write_text("VERSION_CODENAME=bookworm\n")
     with pytest.raises(MainlineError, match="--mirror"):
         cli.debian_mirror(tmp_path)
+
+
+def test_backport_stages_and_runs_three_interpreters(ready, monkeypatch,
+                                                     tmp_path, capsys):
+    from mainline import backport
+
+    fake = ready
+    assert main(fake, "apply") == 0
+    for rel in backport.STAGED:  # The repository's files venvtest needs.
+        write_to = fake.repo / "Tools" / rel
+        if "." in rel.rsplit("/", 1)[-1]:
+            write_to.parent.mkdir(parents=True, exist_ok=True)
+            write_to.write_text("# staged\n")
+        else:
+            (write_to / "__pycache__").mkdir(parents=True)
+            (write_to / "harness.py").write_text("# staged\n")
+    dist = tmp_path / "dist"
+    dist.mkdir()
+    (dist / "as_completed_limit-0.1.0-py3-none-any.whl").write_text("w")
+    downloads, commands = [], []
+    monkeypatch.setattr(backport, "run", downloads.append)
+    monkeypatch.setattr(chroot, "require_root", lambda what: None)
+    monkeypatch.setattr(chroot, "current_mounts_under", lambda path: [])
+    monkeypatch.setattr(chroot, "run", lambda command, check=True, **kw: 0)
+    monkeypatch.setattr(cli, "run", lambda command, check=True, **kw:
+                        commands.append(command) or 0)
+    assert main(fake, "backport", "--dist", str(dist)) == 0
+    stage = fake.root / backport.STAGE
+    assert (stage / "backport/tests/harness.py").exists()
+    assert not (stage / "backport/tests/__pycache__").exists()
+    assert (stage / "dist/as_completed_limit-0.1.0-py3-none-any.whl").exists()
+    assert (stage / backport.DEBIAN_ASYNCIO).stat().st_size > 0
+    assert [d[d.index("--python-version") + 1] for d in downloads] == [
+        "3.14", "3.15"]
+    venvtest = "/var/lib/mainline/backport/backport/venvtest.py"
+    assert [c[2:4] for c in commands] == [
+        ["/usr/bin/python3.14", venvtest], ["/usr/bin/python3.15", venvtest],
+        ["/usr/bin/python3.15", venvtest]]
+    expects = [c[c.index("--expect") + 1] for c in commands]
+    assert expects == ["backport", "backport", "stdlib"]
+    assert "--asyncio-archive" in commands[1]
+    assert "--asyncio-archive" not in commands[2]
+    out = capsys.readouterr().out
+    assert "3.15 with the main patch: passed" in out
+
+
+def test_backport_needs_the_change_applied(ready, tmp_path, capsys):
+    assert main(ready, "backport", "--dist", str(tmp_path)) == 2
+    assert "run the `apply` subcommand first" in capsys.readouterr().err
