@@ -34,7 +34,8 @@ import tempfile
 from pathlib import Path
 
 import instructions
-from contenders import CONTENDERS, PEERS, UNBOUNDED, available
+from contenders import (BACKPORT, CONTENDERS, PACKAGE_OF, PATCHED_ONLY,
+                        PEERS, UNBOUNDED, available)
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parents[1]
@@ -59,9 +60,11 @@ WITH_UNBOUNDED = [*ALL_CONTENDERS, *UNBOUNDED]
 PROTOCOL_FLOOR_OF = {"ours-async-for": "protocol-floor-async-for",
                      "ours-for": "protocol-floor-for"}
 PROTOCOL_FLOORS = list(PROTOCOL_FLOOR_OF.values())
-# Counted by callgrind in every run, quick or full: about 20 s each.
+# Counted by callgrind in every run, quick or full: about 20 s each; the
+# backport where it is installed.
 INSTRUCTION_CONTENDERS = [SHAPE_FLOOR, *PROTOCOL_FLOORS, *OURS,
-                          "worker-pool-tasks", FAIR_POOL]
+                          "worker-pool-tasks", FAIR_POOL, *UNBOUNDED,
+                          *BACKPORT]
 
 # pyperf settings per number of tasks: (processes, values, warmups); the
 # processes of the contenders take turns.
@@ -157,7 +160,8 @@ def contenders_to_run(args, names):
     names_found = available(names)
     for name in names:
         if name not in names_found:
-            print(f"{name}: package {PEERS[name]} not installed, skipped")
+            print(f"{name}: package {PACKAGE_OF[name]} not installed,"
+                  f" skipped")
     return names_found
 
 
@@ -175,7 +179,7 @@ def with_stored_rows(args, section, rows):
     rows = rows + [row for row in stored
                    if row["contender"] not in args.contenders]
     # The order of a whole run; the shape floor's first place counts.
-    order = [SHAPE_FLOOR, *PROTOCOL_FLOORS, *WITH_UNBOUNDED]
+    order = [SHAPE_FLOOR, *PROTOCOL_FLOORS, *WITH_UNBOUNDED, *BACKPORT]
     return sorted(rows, key=lambda row: order.index(row["contender"]))
 
 
@@ -871,10 +875,15 @@ def run_all(args):
     report(args)
 
 
-def check_interpreter():
-    if "limit" not in inspect.signature(asyncio.as_completed).parameters:
+def check_interpreter(args):
+    """Ours need the patched build; the others (the backport's counts on
+    3.11 and 3.15) run on any CPython 3.11+ if named with --contenders."""
+    if ("limit" not in inspect.signature(asyncio.as_completed).parameters
+            and not (args.contenders
+                     and set(args.contenders).isdisjoint(PATCHED_ONLY))):
         sys.exit(f"{sys.executable}: asyncio.as_completed() has no limit"
-                 f" parameter; run this script with the patched build")
+                 f" parameter; run this script with the patched build, or"
+                 f" name --contenders other than {', '.join(PATCHED_ONLY)}")
 
 
 def contender_names(text):
@@ -938,7 +947,7 @@ def main():
     if args.results_dir is None:
         args.results_dir = (QUICK_RESULTS_DIR if args.quick
                             else FULL_RESULTS_DIR)
-    check_interpreter()
+    check_interpreter(args)
     if args.contenders:
         load_known_results(args)  # Before measuring: the rows kept.
     args.function(args)

@@ -35,6 +35,19 @@ async def ours_plain_for(work, n, limit, as_completed=asyncio.as_completed):
     return completed
 
 
+async def backport_async_for(work, n, limit):
+    """The backport's as_completed(limit=) (as_completed_limit, made from
+    the change by Tools/backport) as an asynchronous iterator."""
+    from as_completed_limit import as_completed
+    return await ours_async_for(work, n, limit, as_completed)
+
+
+async def backport_plain_for(work, n, limit):
+    """The backport's as_completed(limit=) as a plain iterator."""
+    from as_completed_limit import as_completed
+    return await ours_plain_for(work, n, limit, as_completed)
+
+
 async def unbounded_as_completed(work, n, limit):
     """asyncio.as_completed(list) as it is today: no limit, *limit* unused.
 
@@ -362,11 +375,19 @@ CONTENDERS = {
     "protocol-floor-for": (
         functools.partial(ours_plain_for, as_completed=ProtocolFloor),
         "protocol floor, for"),
+    "backport-async-for": (backport_async_for,
+                           "as-completed-limit backport, async for"),
+    "backport-for": (backport_plain_for, "as-completed-limit backport, for"),
     "aiostream": (aiostream_map, "aiostream map(task_limit=)"),
     "aiometer": (aiometer_amap, "aiometer amap(max_at_once=)"),
 }
 
 PEERS = {"aiostream": "aiostream", "aiometer": "aiometer"}
+# The backport, counted on the CPythons whose as_completed() has no limit.
+BACKPORT = {"backport-async-for": "as_completed_limit",
+            "backport-for": "as_completed_limit"}
+# Contender -> the package it needs.
+PACKAGE_OF = {**PEERS, **BACKPORT}
 # The contenders that need as_completed(limit=), and those with no limit.
 PATCHED_ONLY = ["ours-async-for", "ours-for"]
 UNBOUNDED = ["unbounded"]
@@ -377,8 +398,8 @@ def available(names):
     import importlib.util
 
     return [name for name in names
-            if name not in PEERS
-            or importlib.util.find_spec(PEERS[name]) is not None]
+            if name not in PACKAGE_OF
+            or importlib.util.find_spec(PACKAGE_OF[name]) is not None]
 
 
 async def trivial(i):
