@@ -14,7 +14,9 @@ stored differs from what ``write`` would write.
   ``Lib/test/test_asyncio/test_tasks.py`` (its diff), run against the
   backport, with ``tests/harness.py`` in place of test_tasks' own setup;
   ``tests/test_as_completed_limit_graph.py`` likewise from main's
-  ``test_graph.py.diff`` (Tools/carry/main), for 3.14 on.
+  ``test_graph.py.diff`` (Tools/carry/main), for 3.14 on;
+  ``tests/test_as_completed.py``: the tree's ``test_as_completed*`` methods
+  without a limit (3.13's), for the backport's path without one.
 * ``LICENSE``: the PSF License Agreement from the tree's ``LICENSE``.
 
 Each rewrite below must match as often as it says, or regen stops: a
@@ -37,11 +39,13 @@ DEFAULT_CPYTHON = REPO / "build" / "cpython"
 TASKS = "Lib/asyncio/tasks.py"
 CHANGE_TASKS_DIFF = REPO / "Lib/asyncio/tasks.py.diff"
 MAIN_TASKS_DIFF = REPO / "Tools/carry/main/Lib/asyncio/tasks.py.diff"
-TESTS_DIFF = REPO / "Lib/test/test_asyncio/test_tasks.py.diff"
+TEST_TASKS = "Lib/test/test_asyncio/test_tasks.py"
+TESTS_DIFF = REPO / (TEST_TASKS + ".diff")
 GRAPH_DIFF = REPO / "Tools/carry/main/Lib/test/test_asyncio/test_graph.py.diff"
 MODULE = BACKPORT / "src/as_completed_limit/_tasks.py"
 TESTS = BACKPORT / "tests/test_as_completed_limit.py"
 GRAPH_TESTS = BACKPORT / "tests/test_as_completed_limit_graph.py"
+NO_LIMIT_TESTS = BACKPORT / "tests/test_as_completed.py"
 LICENSE = BACKPORT / "LICENSE"
 # What the module takes from tasks.py, in this order.
 NAMES = ("_AsCompletedIterator", "_BoundedAsCompletedIterator",
@@ -96,9 +100,13 @@ def current_task(loop=None):
     return tasks.current_task(loop)
 
 
-if sys.version_info >= (3, 13):  # The stdlib's as_completed() is 3.13's.
+if sys.version_info >= (3, 13):
+    # The stdlib's as_completed() is 3.13's.  Taken now: a program may put
+    # ours in its place.
+    _stdlib_as_completed = asyncio.as_completed
+
     def _without_limit(fs, timeout):
-        return asyncio.as_completed(fs, timeout=timeout)
+        return _stdlib_as_completed(fs, timeout=timeout)
 else:
     def _without_limit(fs, timeout):
         return _AsCompletedIterator(fs, timeout)
@@ -114,6 +122,7 @@ import unittest
 from asyncio import futures, tasks
 
 from test.test_asyncio import utils as test_utils
+from test.test_asyncio.test_tasks import add_subclass_tests
 
 import as_completed_limit as bounded
 from harness import (BaseTaskTests, coroutine_function, eager_task_factories,
@@ -125,25 +134,68 @@ TESTS_CLASS = "class AsCompletedLimitTests(BaseTaskTests):"
 TESTS_FOOTER = '''
 
 # Each Task implementation with each Future implementation.
-class CTask_CFuture_Tests(AsCompletedLimitTests, test_utils.TestCase):
+class CTask_CFuture_Tests({cls}, test_utils.TestCase):
     Task, Future = tasks._CTask, futures._CFuture
 
 
-class CTask_PyFuture_Tests(AsCompletedLimitTests, test_utils.TestCase):
+class CTask_PyFuture_Tests({cls}, test_utils.TestCase):
     Task, Future = tasks._CTask, futures._PyFuture
 
 
-class PyTask_CFuture_Tests(AsCompletedLimitTests, test_utils.TestCase):
+class PyTask_CFuture_Tests({cls}, test_utils.TestCase):
     Task, Future = tasks._PyTask, futures._CFuture
 
 
-class PyTask_PyFuture_Tests(AsCompletedLimitTests, test_utils.TestCase):
+class PyTask_PyFuture_Tests({cls}, test_utils.TestCase):
+    Task, Future = tasks._PyTask, futures._PyFuture
+
+
+# And their subclasses, as test_tasks makes them.
+@add_subclass_tests
+class CTask_CFuture_SubclassTests({cls}, test_utils.TestCase):
+    Task, Future = tasks._CTask, futures._CFuture
+
+
+@add_subclass_tests
+class CTaskSubclass_PyFuture_Tests({cls}, test_utils.TestCase):
+    Task, Future = tasks._CTask, futures._PyFuture
+
+
+@add_subclass_tests
+class PyTask_CFutureSubclass_Tests({cls}, test_utils.TestCase):
+    Task, Future = tasks._PyTask, futures._CFuture
+
+
+@add_subclass_tests
+class PyTask_PyFuture_SubclassTests({cls}, test_utils.TestCase):
     Task, Future = tasks._PyTask, futures._PyFuture
 
 
 if __name__ == '__main__':
     unittest.main()
 '''
+
+# The tests of as_completed() without a limit, for 3.13's class that the
+# backport runs on 3.11 and 3.12.
+NO_LIMIT_REWRITES = [("asyncio.as_completed(", "bounded.as_completed(", None)]
+
+NO_LIMIT_HEADER = '''\
+"""test_tasks' tests of as_completed() without a limit (3.13's), run
+against the backport."""
+
+import asyncio
+import contextlib
+import unittest
+from asyncio import futures, tasks
+
+from test.test_asyncio import utils as test_utils
+from test.test_asyncio.test_tasks import add_subclass_tests
+
+import as_completed_limit as bounded
+from harness import BaseTaskTests, coroutine_function
+'''
+
+NO_LIMIT_CLASS = "class AsCompletedTests(BaseTaskTests):"
 
 GRAPH_REWRITES = [("asyncio.as_completed(", "bounded.as_completed(", None)]
 
@@ -209,15 +261,16 @@ def rewrite(text: str, rewrites, what: str) -> str:
     return text
 
 
-def change_tasks(cpython: Path) -> str:
-    """The change's tasks.py in *cpython*, checked against the change."""
-    path = cpython / TASKS
+def change_text(cpython: Path, rel: str, diff: Path) -> str:
+    """The file *rel* of *cpython*, checked to be what the change's *diff*
+    makes."""
+    path = cpython / rel
     try:
         data = path.read_bytes()
     except OSError as e:
         raise RegenError(f"{path}: {e.strerror} (a CPython tree with the "
                          "change: `python Tools/carry/carry.py checkout`)")
-    wanted = postimage_id(CHANGE_TASKS_DIFF)
+    wanted = postimage_id(diff)
     if blob_id(data) != wanted:
         raise RegenError(f"{path} is not the change's text (blob "
                          f"{blob_id(data)[:12]}, the change's {wanted[:12]}):"
@@ -231,13 +284,20 @@ def with_main_edges(tasks_text: str) -> str:
         target = Path(tmp, TASKS)
         target.parent.mkdir(parents=True)
         target.write_text(tasks_text)
-        done = subprocess.run(["git", "apply", "--whitespace=nowarn",
-                               str(MAIN_TASKS_DIFF)],
-                              cwd=tmp, capture_output=True, text=True)
-        if done.returncode:
-            raise RegenError(f"git apply {MAIN_TASKS_DIFF.relative_to(REPO)}:"
-                             f" {done.stderr.strip()} (make it again on the "
-                             "change: Tools/carry/main/README.rst)")
+        # A repository of its own: inside another work tree (TMPDIR), git
+        # apply would skip the file and succeed.
+        for command in (["git", "init", "-q"],
+                        ["git", "apply", "--whitespace=nowarn",
+                         str(MAIN_TASKS_DIFF)]):
+            done = subprocess.run(command, cwd=tmp, capture_output=True,
+                                  text=True)
+            if done.returncode or command[1] == "apply" and (
+                    target.read_text() == tasks_text):
+                raise RegenError(
+                    f"{' '.join(command[:2])} "
+                    f"{MAIN_TASKS_DIFF.relative_to(REPO)}: "
+                    f"{done.stderr.strip() or 'changed nothing'} (make it "
+                    "again on the change: Tools/carry/main/README.rst)")
         return target.read_text()
 
 
@@ -270,22 +330,40 @@ def added_hunks(diff: Path) -> list[list[str]]:
     return hunks
 
 
-def make_tests(diff: Path, header: str, class_line: str, footer: str,
-               rewrites) -> str:
-    """A test module: the functions the diff adds at module level, then a
-    class of the methods it adds (those indented)."""
+def diff_code(diff: Path) -> tuple[list[str], list[str]]:
+    """The functions a diff adds at module level, and the methods it adds
+    (those indented)."""
     helpers, methods = [], []
     for hunk in added_hunks(diff):
         code = "\n".join(hunk).strip("\n")
         (methods if code.startswith("    ") else helpers).append(code)
     if not methods:
         raise RegenError(f"{diff.name} adds no test method")
-    source = f"{diff.relative_to(REPO)}"
+    return helpers, methods
+
+
+def no_limit_methods(test_tasks: str) -> list[str]:
+    """BaseTaskTests' test_as_completed* methods that pass no limit."""
+    tree = ast.parse(test_tasks)
+    methods = [ast.get_source_segment(test_tasks, node, padded=True)
+               for cls in tree.body if isinstance(cls, ast.ClassDef)
+               and cls.name == "BaseTaskTests"
+               for node in cls.body if isinstance(node, ast.FunctionDef)
+               and node.name.startswith("test_as_completed")
+               and not node.name.startswith("test_as_completed_limit")]
+    if not methods:
+        raise RegenError(f"{TEST_TASKS} has no test_as_completed* method")
+    return methods
+
+
+def make_tests(source: str, helpers: list[str], methods: list[str],
+               header: str, class_line: str, footer: str, rewrites) -> str:
+    """A test module: *helpers*, then a class of *methods*."""
     parts = [header.rstrip("\n"), *helpers,
              class_line + "\n" + "\n\n".join(methods)]
     text = (GENERATED.format(source=source) + "\n\n\n".join(parts) + "\n"
             + footer)
-    return rewrite(text, rewrites, diff.name)
+    return rewrite(text, rewrites, source)
 
 
 def make_license(cpython: Path) -> str:
@@ -297,15 +375,32 @@ def make_license(cpython: Path) -> str:
 
 
 def generate(cpython: Path) -> dict[Path, str]:
-    """{path: text} of every file regen writes."""
-    return {
-        MODULE: make_module(with_main_edges(change_tasks(cpython))),
-        TESTS: make_tests(TESTS_DIFF, TESTS_HEADER, TESTS_CLASS,
-                          TESTS_FOOTER, TESTS_REWRITES),
-        GRAPH_TESTS: make_tests(GRAPH_DIFF, GRAPH_HEADER, GRAPH_CLASS,
-                                GRAPH_FOOTER, GRAPH_REWRITES),
+    """{path: text} of every file regen writes; the Python ones compile."""
+    files = {
+        MODULE: make_module(with_main_edges(
+            change_text(cpython, TASKS, CHANGE_TASKS_DIFF))),
+        TESTS: make_tests(
+            str(TESTS_DIFF.relative_to(REPO)), *diff_code(TESTS_DIFF),
+            TESTS_HEADER, TESTS_CLASS,
+            TESTS_FOOTER.format(cls="AsCompletedLimitTests"), TESTS_REWRITES),
+        GRAPH_TESTS: make_tests(
+            str(GRAPH_DIFF.relative_to(REPO)), *diff_code(GRAPH_DIFF),
+            GRAPH_HEADER, GRAPH_CLASS, GRAPH_FOOTER, GRAPH_REWRITES),
+        NO_LIMIT_TESTS: make_tests(
+            f"{TEST_TASKS} (its tests without a limit)", [],
+            no_limit_methods(change_text(cpython, TEST_TASKS, TESTS_DIFF)),
+            NO_LIMIT_HEADER, NO_LIMIT_CLASS,
+            TESTS_FOOTER.format(cls="AsCompletedTests"), NO_LIMIT_REWRITES),
         LICENSE: make_license(cpython),
     }
+    for path, text in files.items():
+        if path.suffix == ".py":
+            try:
+                compile(text, str(path), "exec")
+            except SyntaxError as e:
+                raise RegenError(f"{path.name} as made would not compile: "
+                                 f"{e}") from None
+    return files
 
 
 def cmd_write(args) -> int:

@@ -114,7 +114,8 @@ def main(argv=None) -> int:
                 MODULES[args.expect]]:
             raise VenvTestError("as_completed_limit.as_completed is not the "
                                 f"{args.expect}'s ({MODULES[args.expect]})")
-        tests = ["test_as_completed_limit"]
+        tests = ["test_as_completed_limit", "test_as_completed",
+                 "test_package"]
         version = tuple(map(int, which.stdout.split()[0].split(".")[:2]))
         if version >= (3, 14):  # The call graph is new in 3.14.
             tests.append("test_as_completed_limit_graph")

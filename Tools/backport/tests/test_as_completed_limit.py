@@ -10,6 +10,7 @@ import unittest
 from asyncio import futures, tasks
 
 from test.test_asyncio import utils as test_utils
+from test.test_asyncio.test_tasks import add_subclass_tests
 
 import as_completed_limit as bounded
 from harness import (BaseTaskTests, coroutine_function, eager_task_factories,
@@ -477,6 +478,27 @@ class PyTask_CFuture_Tests(AsCompletedLimitTests, test_utils.TestCase):
 
 
 class PyTask_PyFuture_Tests(AsCompletedLimitTests, test_utils.TestCase):
+    Task, Future = tasks._PyTask, futures._PyFuture
+
+
+# And their subclasses, as test_tasks makes them.
+@add_subclass_tests
+class CTask_CFuture_SubclassTests(AsCompletedLimitTests, test_utils.TestCase):
+    Task, Future = tasks._CTask, futures._CFuture
+
+
+@add_subclass_tests
+class CTaskSubclass_PyFuture_Tests(AsCompletedLimitTests, test_utils.TestCase):
+    Task, Future = tasks._CTask, futures._PyFuture
+
+
+@add_subclass_tests
+class PyTask_CFutureSubclass_Tests(AsCompletedLimitTests, test_utils.TestCase):
+    Task, Future = tasks._PyTask, futures._CFuture
+
+
+@add_subclass_tests
+class PyTask_PyFuture_SubclassTests(AsCompletedLimitTests, test_utils.TestCase):
     Task, Future = tasks._PyTask, futures._PyFuture
 
 

@@ -2,7 +2,9 @@
 fails when a file is edited by hand or the change moves without a regen."""
 
 import difflib
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,22 @@ def as_completed(fs, *, timeout=None, limit=None):
 TASKS_MAIN = TASKS.replace(
     "        f = start(aw)\n",
     "        f = start(aw)\n        futures.future_add_to_awaited_by(f, t)\n")
+TEST_TASKS = '''\
+import asyncio
+
+
+class BaseTaskTests:
+    def test_as_completed(self):
+        asyncio.as_completed([])
+
+    def test_as_completed_limit(self):
+        asyncio.as_completed([], limit=1)
+
+
+class Other:
+    def test_as_completed_other(self):
+        pass
+'''
 TESTS_DIFF = '''\
 --- a/Lib/test/test_asyncio/test_tasks.py
 +++ b/Lib/test/test_asyncio/test_tasks.py
@@ -79,6 +97,10 @@ def set_change(fake, tasks_text: str) -> None:
         f"index 1111111..{regen.blob_id(tasks_text.encode())} 100644\n")
 
 
+def index_line(text: str) -> str:
+    return f"index 1111111..{regen.blob_id(text.encode())} 100644\n"
+
+
 @pytest.fixture
 def fake(tmp_path, monkeypatch):
     class Fake:
@@ -87,6 +109,8 @@ def fake(tmp_path, monkeypatch):
         change_diff = repo / "Lib/asyncio/tasks.py.diff"
     backport = Fake.repo / "Tools/backport"
     (Fake.cpython / "Lib/asyncio").mkdir(parents=True)
+    (Fake.cpython / "Lib/test/test_asyncio").mkdir(parents=True)
+    (Fake.cpython / regen.TEST_TASKS).write_text(TEST_TASKS)
     (Fake.cpython / "LICENSE").write_text(LICENSE)
     for rel in ("Lib/asyncio", "Tools/carry/main/Lib/asyncio",
                 "Lib/test/test_asyncio",
@@ -98,7 +122,7 @@ def fake(tmp_path, monkeypatch):
     main_diff = Fake.repo / "Tools/carry/main/Lib/asyncio/tasks.py.diff"
     main_diff.write_text(unified_diff(regen.TASKS, TASKS, TASKS_MAIN))
     tests_diff = Fake.repo / "Lib/test/test_asyncio/test_tasks.py.diff"
-    tests_diff.write_text(TESTS_DIFF)
+    tests_diff.write_text(index_line(TEST_TASKS) + TESTS_DIFF)
     graph_diff = (Fake.repo / "Tools/carry/main/Lib/test/test_asyncio"
                   / "test_graph.py.diff")
     graph_diff.write_text(GRAPH_DIFF)
@@ -109,6 +133,7 @@ def fake(tmp_path, monkeypatch):
             "MODULE": backport / "src/as_completed_limit/_tasks.py",
             "TESTS": backport / "tests/test_as_completed_limit.py",
             "GRAPH_TESTS": backport / "tests/test_as_completed_limit_graph.py",
+            "NO_LIMIT_TESTS": backport / "tests/test_as_completed.py",
             "LICENSE": backport / "LICENSE"}.items():
         monkeypatch.setattr(regen, name, value)
     Fake.module = regen.MODULE
@@ -142,6 +167,13 @@ def test_write_then_check(fake, capsys):
     graph = regen.GRAPH_TESTS.read_text()
     assert "bounded.as_completed([], limit=2)" in graph
     compile(graph, "test_as_completed_limit_graph.py", "exec")
+    # The tree's tests without a limit: BaseTaskTests' only.
+    no_limit = regen.NO_LIMIT_TESTS.read_text()
+    assert ("class AsCompletedTests(BaseTaskTests):\n"
+            "    def test_as_completed(self):\n"
+            "        bounded.as_completed([])\n") in no_limit
+    assert "limit=1" not in no_limit and "other" not in no_limit
+    compile(no_limit, "test_as_completed.py", "exec")
     assert regen.LICENSE.read_text() == (
         "PYTHON SOFTWARE FOUNDATION LICENSE VERSION 2\n----\n\n"
         "1. This LICENSE AGREEMENT...\n")
@@ -177,7 +209,7 @@ def test_a_tree_without_the_change_is_refused(fake, capsys):
 
 
 def test_a_rewrite_that_no_longer_matches_stops_regen(fake, capsys):
-    regen.TESTS_DIFF.write_text(TESTS_DIFF.replace(
+    regen.TESTS_DIFF.write_text(index_line(TEST_TASKS) + TESTS_DIFF.replace(
         "support.get_recursion_depth()", "support.depth()"))
     assert run(fake, "write") == 2
     err = capsys.readouterr().err
@@ -186,7 +218,7 @@ def test_a_rewrite_that_no_longer_matches_stops_regen(fake, capsys):
 
 
 def test_the_tests_are_made_of_added_lines_only(fake, capsys):
-    regen.TESTS_DIFF.write_text(TESTS_DIFF.replace(
+    regen.TESTS_DIFF.write_text(index_line(TEST_TASKS) + TESTS_DIFF.replace(
         "         pass\n", "-        pass\n"))
     assert run(fake, "check") == 2
     assert "removes a line" in capsys.readouterr().err
@@ -197,3 +229,30 @@ def test_a_main_overlay_that_does_not_apply_is_an_error(fake, capsys):
                                    "        f = begin(aw)\n"))
     assert run(fake, "check") == 2
     assert "git apply" in capsys.readouterr().err
+
+
+def test_the_overlay_applies_in_a_temporary_directory_inside_a_work_tree(
+        fake, tmp_path, monkeypatch, capsys):
+    # There, without a repository of its own, git apply skips the file and
+    # succeeds: the module would lose main's edges without a word.
+    work_tree = tmp_path / "clone"
+    (work_tree / "tmp").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(work_tree)], check=True)
+    monkeypatch.setattr(tempfile, "tempdir", str(work_tree / "tmp"))
+    assert run(fake, "write") == 0
+    assert "futures.future_add_to_awaited_by(f, t)" in fake.module.read_text()
+
+
+def test_an_overlay_that_is_empty_is_an_error(fake, capsys):
+    regen.MAIN_TASKS_DIFF.write_text("")
+    assert run(fake, "check") == 2
+    assert "git apply" in capsys.readouterr().err
+
+
+def test_what_would_not_compile_is_not_written(fake, capsys):
+    regen.GRAPH_DIFF.write_text(GRAPH_DIFF.replace(
+        "+    async def test_stack_as_completed_limit(self):",
+        "+    async def test_stack_as_completed_limit(self:"))
+    assert run(fake, "write") == 2
+    assert "would not compile" in capsys.readouterr().err
+    assert not regen.GRAPH_TESTS.exists()

@@ -26,9 +26,13 @@ def current_task(loop=None):
     return tasks.current_task(loop)
 
 
-if sys.version_info >= (3, 13):  # The stdlib's as_completed() is 3.13's.
+if sys.version_info >= (3, 13):
+    # The stdlib's as_completed() is 3.13's.  Taken now: a program may put
+    # ours in its place.
+    _stdlib_as_completed = asyncio.as_completed
+
     def _without_limit(fs, timeout):
-        return asyncio.as_completed(fs, timeout=timeout)
+        return _stdlib_as_completed(fs, timeout=timeout)
 else:
     def _without_limit(fs, timeout):
         return _AsCompletedIterator(fs, timeout)
