@@ -19,6 +19,10 @@ stored differs from what ``write`` would write.
   without a limit (3.13's), for the backport's path without one.
 * ``LICENSE``: the PSF License Agreement from the tree's ``LICENSE``.
 
+Written by hand, and not checked here: ``src/as_completed_limit/__init__.py``
+(which function the package gives), ``tests/harness.py`` (test_tasks' setup
+that the tests need) and ``tests/test_package.py``.
+
 Each rewrite below must match as often as it says, or regen stops: a
 change that moves what a rewrite expects shows here, not in a test run.
 """
