@@ -65,7 +65,8 @@ MODULE_REWRITES = [
 ]
 # The tests run against the backport (imported as `bounded`, as long as
 # `asyncio`: continuation lines stay aligned); eager tasks exist from 3.12, and
-# test.support.get_recursion_depth() from 3.11.7 (Debian's 3.11 is 3.11.2).
+# Debian's 3.11.2 has no test.support.get_recursion_depth() (pyenv's 3.11.7
+# has).
 TESTS_REWRITES = [
     ("asyncio.as_completed(", "bounded.as_completed(", None),
     ("None, asyncio.create_eager_task_factory(self.Task)",

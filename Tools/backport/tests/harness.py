@@ -37,7 +37,8 @@ def eager_task_factories(task_class):
 
 
 def get_recursion_depth():
-    """test.support's (3.11.7 on), or the number of frames (3.11.2)."""
+    """test.support's, or the number of frames where it lacks it (Debian's
+    3.11.2)."""
     if hasattr(support, 'get_recursion_depth'):
         return support.get_recursion_depth()
     return len(inspect.stack(0)) - 1
