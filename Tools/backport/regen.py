@@ -136,49 +136,35 @@ from harness import (BaseTaskTests, coroutine_function, eager_task_factories,
 
 TESTS_CLASS = "class AsCompletedLimitTests(BaseTaskTests):"
 
-TESTS_FOOTER = '''
-
-# Each Task implementation with each Future implementation.
-class CTask_CFuture_Tests({cls}, test_utils.TestCase):
-    Task, Future = tasks._CTask, futures._CFuture
-
-
-class CTask_PyFuture_Tests({cls}, test_utils.TestCase):
-    Task, Future = tasks._CTask, futures._PyFuture
-
-
-class PyTask_CFuture_Tests({cls}, test_utils.TestCase):
-    Task, Future = tasks._PyTask, futures._CFuture
-
-
-class PyTask_PyFuture_Tests({cls}, test_utils.TestCase):
-    Task, Future = tasks._PyTask, futures._PyFuture
+# The test classes of test_tasks: (name, Task, Future); each Task
+# implementation with each Future implementation, then their subclasses.
+TASK_FUTURE_CLASSES = [
+    ("CTask_CFuture_Tests", "_CTask", "_CFuture"),
+    ("CTask_PyFuture_Tests", "_CTask", "_PyFuture"),
+    ("PyTask_CFuture_Tests", "_PyTask", "_CFuture"),
+    ("PyTask_PyFuture_Tests", "_PyTask", "_PyFuture"),
+]
+SUBCLASS_CLASSES = [
+    ("CTask_CFuture_SubclassTests", "_CTask", "_CFuture"),
+    ("CTaskSubclass_PyFuture_Tests", "_CTask", "_PyFuture"),
+    ("PyTask_CFutureSubclass_Tests", "_PyTask", "_CFuture"),
+    ("PyTask_PyFuture_SubclassTests", "_PyTask", "_PyFuture"),
+]
 
 
-# And their subclasses, as test_tasks makes them.
-@add_subclass_tests
-class CTask_CFuture_SubclassTests({cls}, test_utils.TestCase):
-    Task, Future = tasks._CTask, futures._CFuture
+def tests_footer(base: str) -> str:
+    """The test classes of *base*, as test_tasks defines them."""
+    def classes(rows, decorator=""):
+        return "".join(
+            f"\n\n{decorator}class {name}({base}, test_utils.TestCase):\n"
+            f"    Task, Future = tasks.{task}, futures.{future}\n"
+            for name, task, future in rows)
+    return ("\n\n# Each Task implementation with each Future implementation."
+            + classes(TASK_FUTURE_CLASSES)[1:]
+            + "\n\n# And their subclasses, as test_tasks makes them."
+            + classes(SUBCLASS_CLASSES, "@add_subclass_tests\n")[1:]
+            + "\n\nif __name__ == '__main__':\n    unittest.main()\n")
 
-
-@add_subclass_tests
-class CTaskSubclass_PyFuture_Tests({cls}, test_utils.TestCase):
-    Task, Future = tasks._CTask, futures._PyFuture
-
-
-@add_subclass_tests
-class PyTask_CFutureSubclass_Tests({cls}, test_utils.TestCase):
-    Task, Future = tasks._PyTask, futures._CFuture
-
-
-@add_subclass_tests
-class PyTask_PyFuture_SubclassTests({cls}, test_utils.TestCase):
-    Task, Future = tasks._PyTask, futures._PyFuture
-
-
-if __name__ == '__main__':
-    unittest.main()
-'''
 
 # The tests of as_completed() without a limit, for 3.13's class that the
 # backport runs on 3.11 and 3.12.
@@ -387,7 +373,7 @@ def generate(cpython: Path) -> dict[Path, str]:
         TESTS: make_tests(
             str(TESTS_DIFF.relative_to(REPO)), *diff_code(TESTS_DIFF),
             TESTS_HEADER, TESTS_CLASS,
-            TESTS_FOOTER.format(cls="AsCompletedLimitTests"), TESTS_REWRITES),
+            tests_footer("AsCompletedLimitTests"), TESTS_REWRITES),
         GRAPH_TESTS: make_tests(
             str(GRAPH_DIFF.relative_to(REPO)), *diff_code(GRAPH_DIFF),
             GRAPH_HEADER, GRAPH_CLASS, GRAPH_FOOTER, GRAPH_REWRITES),
@@ -395,7 +381,7 @@ def generate(cpython: Path) -> dict[Path, str]:
             f"{TEST_TASKS} (its tests without a limit)", [],
             no_limit_methods(change_text(cpython, TEST_TASKS, TESTS_DIFF)),
             NO_LIMIT_HEADER, NO_LIMIT_CLASS,
-            TESTS_FOOTER.format(cls="AsCompletedTests"), NO_LIMIT_REWRITES),
+            tests_footer("AsCompletedTests"), NO_LIMIT_REWRITES),
         LICENSE: make_license(cpython),
     }
     for path, text in files.items():
