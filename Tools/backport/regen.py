@@ -63,12 +63,13 @@ MODULE_REWRITES = [
     ("return _AsCompletedIterator(fs, timeout)",
      "return _without_limit(fs, timeout)", 1),
 ]
-# The tests run against the backport (imported as `bounded`, as long as
-# `asyncio`: continuation lines stay aligned); eager tasks exist from 3.12, and
-# Debian's 3.11.2 has no test.support.get_recursion_depth() (pyenv's 3.11.7
-# has).
+# Every test module runs against the backport (imported as `bounded`, as
+# long as `asyncio`: continuation lines stay aligned).
+TO_BACKPORT = ("asyncio.as_completed(", "bounded.as_completed(", None)
+# Eager tasks exist from 3.12, and Debian's 3.11.2 has no
+# test.support.get_recursion_depth() (pyenv's 3.11.7 has).
 TESTS_REWRITES = [
-    ("asyncio.as_completed(", "bounded.as_completed(", None),
+    TO_BACKPORT,
     ("None, asyncio.create_eager_task_factory(self.Task)",
      "None, *eager_task_factories(self.Task)", 1),
     ("support.get_recursion_depth()", "get_recursion_depth()", 1),
@@ -168,7 +169,6 @@ def tests_footer(base: str) -> str:
 
 # The tests of as_completed() without a limit, for 3.13's class that the
 # backport runs on 3.11 and 3.12.
-NO_LIMIT_REWRITES = [("asyncio.as_completed(", "bounded.as_completed(", None)]
 
 NO_LIMIT_HEADER = '''\
 """test_tasks' tests of as_completed() without a limit (3.13's), run
@@ -187,8 +187,6 @@ from harness import BaseTaskTests, coroutine_function
 '''
 
 NO_LIMIT_CLASS = "class AsCompletedTests(BaseTaskTests):"
-
-GRAPH_REWRITES = [("asyncio.as_completed(", "bounded.as_completed(", None)]
 
 GRAPH_HEADER = '''\
 """main's call-graph tests of as_completed(limit=), run against the
@@ -275,6 +273,12 @@ def with_main_edges(tasks_text: str) -> str:
         target = Path(tmp, TASKS)
         target.parent.mkdir(parents=True)
         target.write_text(tasks_text)
+        overlay = MAIN_TASKS_DIFF.relative_to(REPO)
+
+        def fail(why):
+            raise RegenError(f"git apply {overlay}: {why} (make it again on "
+                             "the change: Tools/carry/main/README.rst)")
+
         # A repository of its own: inside another work tree (TMPDIR), git
         # apply would skip the file and succeed.
         for command in (["git", "init", "-q"],
@@ -282,13 +286,10 @@ def with_main_edges(tasks_text: str) -> str:
                          str(MAIN_TASKS_DIFF)]):
             done = subprocess.run(command, cwd=tmp, capture_output=True,
                                   text=True)
-            if done.returncode or command[1] == "apply" and (
-                    target.read_text() == tasks_text):
-                raise RegenError(
-                    f"{' '.join(command[:2])} "
-                    f"{MAIN_TASKS_DIFF.relative_to(REPO)}: "
-                    f"{done.stderr.strip() or 'changed nothing'} (make it "
-                    "again on the change: Tools/carry/main/README.rst)")
+            if done.returncode:
+                fail(done.stderr.strip())
+        if target.read_text() == tasks_text:
+            fail("it changed nothing")
         return target.read_text()
 
 
@@ -376,12 +377,12 @@ def generate(cpython: Path) -> dict[Path, str]:
             tests_footer("AsCompletedLimitTests"), TESTS_REWRITES),
         GRAPH_TESTS: make_tests(
             str(GRAPH_DIFF.relative_to(REPO)), *diff_code(GRAPH_DIFF),
-            GRAPH_HEADER, GRAPH_CLASS, GRAPH_FOOTER, GRAPH_REWRITES),
+            GRAPH_HEADER, GRAPH_CLASS, GRAPH_FOOTER, [TO_BACKPORT]),
         NO_LIMIT_TESTS: make_tests(
             f"{TEST_TASKS} (its tests without a limit)", [],
             no_limit_methods(change_text(cpython, TEST_TASKS, TESTS_DIFF)),
             NO_LIMIT_HEADER, NO_LIMIT_CLASS,
-            tests_footer("AsCompletedTests"), NO_LIMIT_REWRITES),
+            tests_footer("AsCompletedTests"), [TO_BACKPORT]),
         LICENSE: make_license(cpython),
     }
     for path, text in files.items():

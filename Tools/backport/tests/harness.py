@@ -1,14 +1,13 @@
-"""What the generated tests take from test_tasks around them: the setup of
-its BaseTaskTests, its coroutine_function, and what some versions lack."""
+"""What the generated tests take from the running interpreter's test_tasks
+around them (its BaseTaskTests, whose tests they must not inherit), and
+what some versions lack."""
 
 import asyncio
 import inspect
 
 from test import support
-
-
-async def coroutine_function():
-    pass
+from test.test_asyncio import test_tasks
+from test.test_asyncio.test_tasks import coroutine_function  # noqa: F401
 
 
 class BaseTaskTests:
@@ -16,13 +15,10 @@ class BaseTaskTests:
     Task = None
     Future = None
 
-    def new_task(self, loop, coro, name='TestTask', context=None):
-        return self.__class__.Task(coro, loop=loop, name=name, context=context)
+    new_task = test_tasks.BaseTaskTests.new_task
+    new_future = test_tasks.BaseTaskTests.new_future
 
-    def new_future(self, loop):
-        return self.__class__.Future(loop=loop)
-
-    def setUp(self):
+    def setUp(self):  # test_tasks' own calls super() of its class.
         super().setUp()
         self.loop = self.new_test_loop()
         self.loop.set_task_factory(self.new_task)
